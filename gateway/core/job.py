@@ -1,0 +1,255 @@
+"""The one job model both front-ends and every backend share.
+
+A job carries its IPP attributes (the common language of the gateway), its
+documents, where it came from and, once forwarded, who holds it downstream.
+Job states are IPP job-state values (RFC 8011 section 5.3.7); every change of
+state goes through `JobState.check_transition`, which reads one written table,
+so the whole lifecycle can be read in one place.
+
+Attribute values are plain JSON values (str, int, bool, lists and dicts of
+them), keyed by IPP attribute name ("job-name", "copies", ...). The IPP
+front-end knows each attribute's syntax; the spool only stores JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, TypeAlias
+
+JsonValue: TypeAlias = Any
+Attributes: TypeAlias = dict[str, JsonValue]
+
+
+class JobState(enum.IntEnum):
+    """IPP job-state (RFC 8011 section 5.3.7)."""
+
+    PENDING = 3
+    PENDING_HELD = 4
+    PROCESSING = 5
+    PROCESSING_STOPPED = 6
+    CANCELED = 7
+    ABORTED = 8
+    COMPLETED = 9
+
+    @property
+    def keyword(self) -> str:
+        """The IPP keyword form, e.g. ``processing-stopped``."""
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    def check_transition(self, new: JobState) -> None:
+        """Raise `IllegalTransition` unless ``self -> new`` is in the table."""
+        if new not in TRANSITIONS[self]:
+            raise IllegalTransition(self, new)
+
+
+TERMINAL_STATES: Final = frozenset({JobState.CANCELED, JobState.ABORTED, JobState.COMPLETED})
+
+#: The transition table. A state may also "move" to itself (an update of
+#: reasons or message); that is allowed for every non-terminal state.
+TRANSITIONS: Final[Mapping[JobState, frozenset[JobState]]] = {
+    JobState.PENDING: frozenset(
+        {
+            JobState.PENDING,
+            JobState.PENDING_HELD,  # Hold-Job, job-hold-until
+            JobState.PROCESSING,  # the dispatcher starts forwarding
+            JobState.CANCELED,  # Cancel-Job, LPD remove
+            JobState.ABORTED,  # Create-Job never closed, recovery of a broken job
+        }
+    ),
+    JobState.PENDING_HELD: frozenset(
+        {
+            JobState.PENDING_HELD,
+            JobState.PENDING,  # Release-Job
+            JobState.CANCELED,
+            JobState.ABORTED,
+        }
+    ),
+    JobState.PROCESSING: frozenset(
+        {
+            JobState.PROCESSING,
+            JobState.PENDING,  # transient backend error: retry later
+            JobState.PROCESSING_STOPPED,  # the remote printer stopped
+            JobState.COMPLETED,
+            JobState.CANCELED,
+            JobState.ABORTED,  # permanent backend error
+        }
+    ),
+    JobState.PROCESSING_STOPPED: frozenset(
+        {
+            JobState.PROCESSING_STOPPED,
+            JobState.PROCESSING,
+            JobState.PENDING,
+            JobState.COMPLETED,
+            JobState.CANCELED,
+            JobState.ABORTED,
+        }
+    ),
+    JobState.CANCELED: frozenset(),
+    JobState.ABORTED: frozenset(),
+    JobState.COMPLETED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    """A job was asked to move between two states the table does not join."""
+
+    def __init__(self, old: JobState, new: JobState) -> None:
+        super().__init__(f"illegal job-state transition {old.keyword} -> {new.keyword}")
+        self.old = old
+        self.new = new
+
+
+class Frontend(enum.StrEnum):
+    """Which listener a job came in through."""
+
+    LPD = "lpd"
+    IPP = "ipp"
+    API = "api"  # put into the spool directly (tests, tools)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a job came from.
+
+    ``peer`` is the client's network address as seen by the listener (never
+    client-supplied text). ``host`` is the host name the client claimed (LPD
+    ``H`` line, IPP job-originating-host-name), ``user`` the user it claimed or
+    authenticated as. ``lpd_control_file`` and ``lpd_job_number`` are kept so
+    that an LPD client can later remove its job by its own number.
+    """
+
+    frontend: Frontend
+    peer: str = ""
+    host: str = ""
+    user: str = ""
+    lpd_control_file: str | None = None
+    lpd_job_number: int | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "frontend": self.frontend.value,
+            "peer": self.peer,
+            "host": self.host,
+            "user": self.user,
+            "lpd_control_file": self.lpd_control_file,
+            "lpd_job_number": self.lpd_job_number,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JsonValue]) -> Origin:
+        return cls(
+            frontend=Frontend(data["frontend"]),
+            peer=data.get("peer", ""),
+            host=data.get("host", ""),
+            user=data.get("user", ""),
+            lpd_control_file=data.get("lpd_control_file"),
+            lpd_job_number=data.get("lpd_job_number"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One document of a job, durably stored in the spool.
+
+    ``path`` is relative to the spool directory and always chosen by the
+    gateway; a client's file name only ever appears in ``name``
+    (document-name) or in ``attributes``.
+    """
+
+    number: int  # 1-based, in the order the job prints them
+    path: str
+    format: str  # document-format (MIME type)
+    size: int
+    sha256: str
+    name: str = ""  # document-name
+    attributes: Attributes = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "number": self.number,
+            "path": self.path,
+            "format": self.format,
+            "size": self.size,
+            "sha256": self.sha256,
+            "name": self.name,
+            "attributes": self.attributes,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JsonValue]) -> Document:
+        return cls(
+            number=data["number"],
+            path=data["path"],
+            format=data["format"],
+            size=data["size"],
+            sha256=data["sha256"],
+            name=data.get("name", ""),
+            attributes=dict(data.get("attributes", {})),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A snapshot of one job as the spool holds it.
+
+    Jobs are immutable snapshots: the spool is the only writer, and every
+    change returns a new `Job`.
+    """
+
+    id: int
+    queue: str
+    state: JobState
+    attributes: Attributes
+    documents: tuple[Document, ...]
+    origin: Origin
+    state_reasons: tuple[str, ...] = ("none",)
+    state_message: str = ""
+    created: float = 0.0  # time-at-creation, seconds since the epoch
+    processing: float | None = None  # time-at-processing
+    completed: float | None = None  # time-at-completed
+    incoming: bool = False  # Create-Job without its last document yet
+    backend_job_id: str | None = None  # remote job id / LPD job number once forwarded
+    attempts: int = 0  # forwarding attempts so far
+    not_before: float = 0.0  # earliest time of the next forwarding attempt
+    cancel_requested: bool = False  # canceled here; the backend has yet to hear of it
+    impressions_completed: int = 0
+
+    @property
+    def size(self) -> int:
+        """Total bytes of all documents."""
+        return sum(d.size for d in self.documents)
+
+    @property
+    def k_octets(self) -> int:
+        """job-k-octets: size in 1024-octet units, rounded up."""
+        return (self.size + 1023) // 1024
+
+    @property
+    def name(self) -> str:
+        """job-name, or the first document's name, or ``untitled``."""
+        value = self.attributes.get("job-name")
+        if isinstance(value, str) and value:
+            return value
+        for doc in self.documents:
+            if doc.name:
+                return doc.name
+        return "untitled"
+
+    @property
+    def user(self) -> str:
+        """job-originating-user-name, else requesting-user-name, else the origin's user."""
+        for key in ("job-originating-user-name", "requesting-user-name"):
+            value = self.attributes.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return self.origin.user or "anonymous"
+
+    def evolve(self, **changes: Any) -> Job:
+        """A copy with some fields changed (used by the spool only)."""
+        return replace(self, **changes)
