@@ -213,6 +213,7 @@ class Job:
     created: float = 0.0  # time-at-creation, seconds since the epoch
     processing: float | None = None  # time-at-processing
     completed: float | None = None  # time-at-completed
+    updated: float = 0.0  # last change of any kind (multiple-operation-time-out)
     incoming: bool = False  # Create-Job without its last document yet
     backend_job_id: str | None = None  # remote job id / LPD job number once forwarded
     attempts: int = 0  # forwarding attempts so far

@@ -1,0 +1,251 @@
+"""The running gateway: one trio nursery with the listeners and the dispatcher.
+
+Start-up order matters for the errors a person sees: every listening socket
+is bound first (a busy or privileged port is reported at once, on one line,
+with the fix), then the spool is opened and recovered, then the backends are
+made, and only then does anything accept traffic.
+
+SIGINT and SIGTERM stop the listeners, park the jobs being forwarded (they
+stay durable in the spool and are forwarded after the next start) and exit 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from gateway import backends
+from gateway.config import Config, ListenAddress, machine_hostname
+from gateway.core.context import GatewayContext
+from gateway.core.dispatcher import Dispatcher
+from gateway.core.queues import Queue, Queues
+from gateway.core.spool import Spool
+
+log = logging.getLogger("gateway")
+
+BACKLOG = 128
+
+
+class StartupError(Exception):
+    """The gateway cannot start; the message is one line saying why and what to do."""
+
+
+@dataclass(slots=True)
+class Running:
+    """What a started gateway tells its starter (tests use the bound ports)."""
+
+    context: GatewayContext
+    lpd: list[tuple[str, int]] = field(default_factory=list)
+    ipp: list[tuple[str, int]] = field(default_factory=list)
+    ipps: list[tuple[str, int]] = field(default_factory=list)
+
+
+def bind(address: ListenAddress, what: str, flag: str) -> socket.socket:
+    """Bind a listening TCP socket, or raise `StartupError` naming the fix."""
+    try:
+        if address.host:
+            infos = socket.getaddrinfo(
+                address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+            family, _, _, _, sockaddr = infos[0]
+        else:
+            family, sockaddr = (
+                (socket.AF_INET6, ("::", address.port))
+                if socket.has_ipv6
+                else (socket.AF_INET, ("0.0.0.0", address.port))
+            )
+    except socket.gaierror as exc:
+        raise StartupError(
+            f"cannot listen for {what} on {address}: unknown host ({exc.strerror}); fix {flag}"
+        ) from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and not address.host:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            if family == socket.AF_INET6 and not address.host and exc.errno == errno.EADDRNOTAVAIL:
+                sock.close()
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("0.0.0.0", address.port))
+            else:
+                raise
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(_bind_advice(address, what, flag, exc)) from None
+    return sock
+
+
+def _bind_advice(address: ListenAddress, what: str, flag: str, exc: OSError) -> str:
+    example = "127.0.0.1:5515" if what == "LPD" else "127.0.0.1:8631"
+    where = f"cannot listen for {what} on {address}"
+    if exc.errno == errno.EACCES:
+        return (
+            f"{where}: permission denied; ports below 1024 need root or "
+            f"CAP_NET_BIND_SERVICE, or pass {flag} {example}"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where}: address already in use (is another {what} server running?); "
+            f"stop it or pass {flag} with another port, e.g. {flag} {example}"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: no such address on this machine; fix {flag}"
+    return f"{where}: {exc.strerror}; fix {flag}"
+
+
+def _address(sock: socket.socket) -> tuple[str, int]:
+    host, port = sock.getsockname()[:2]
+    return str(host), int(port)
+
+
+def _shown(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+FrontEnd = Callable[..., Awaitable[None]]
+
+
+async def run(
+    config: Config,
+    *,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+    handle_signals: bool = True,
+) -> None:
+    """Run the gateway until cancelled or, with ``handle_signals``, SIGINT/SIGTERM."""
+    sockets: list[socket.socket] = []
+    with contextlib.ExitStack() as stack:
+        # Signals are caught from the very start, so a SIGTERM during start-up
+        # still ends in an orderly stop.
+        signals = (
+            stack.enter_context(trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM))
+            if handle_signals
+            else None
+        )
+
+        def close_sockets() -> None:
+            for sock in sockets:
+                sock.close()
+
+        stack.callback(close_sockets)
+        lpd_socks = [bind(a, "LPD", "--lpd-listen") for a in config.lpd.listen]
+        sockets += lpd_socks
+        ipp_socks = [bind(a, "IPP", "--ipp-listen") for a in config.ipp.listen]
+        sockets += ipp_socks
+        ipps_socks = [bind(a, "IPPS", "ipp.tls_listen") for a in config.ipp.tls_listen]
+        sockets += ipps_socks
+        await _serve(config, lpd_socks, ipp_socks, ipps_socks, task_status, signals)
+
+
+async def _serve(
+    config: Config,
+    lpd_socks: list[socket.socket],
+    ipp_socks: list[socket.socket],
+    ipps_socks: list[socket.socket],
+    task_status: trio.TaskStatus[Running],
+    signals: AsyncIterator[int] | None,
+) -> None:
+    try:
+        spool = await Spool.open(
+            config.spool_dir,
+            max_job_size=config.limits.max_job_size,
+            min_free_space=config.limits.min_free_space,
+            history_max_jobs=config.history.max_jobs,
+            history_max_age=config.history.max_age,
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"cannot open the spool in {config.spool_dir}: {exc.strerror}; "
+            "pass --spool-dir with a folder this user may write"
+        ) from None
+    hostname = machine_hostname(config)
+    made: list[Queue] = []
+    try:
+        for queue_config in config.queues:
+            try:
+                backend = backends.create(queue_config, hostname)
+            except backends.BackendUnavailable as exc:
+                raise StartupError(str(exc)) from None
+            made.append(Queue(queue_config, backend))
+        queues = Queues(made)
+        dispatcher = Dispatcher(
+            spool,
+            queues,
+            retry_initial=config.dispatch.retry_initial,
+            retry_max=config.dispatch.retry_max,
+            multiple_operation_timeout=config.ipp.multiple_operation_timeout,
+        )
+        context = GatewayContext(config, spool, queues, dispatcher, hostname)
+        running = Running(
+            context,
+            lpd=[_address(s) for s in lpd_socks],
+            ipp=[_address(s) for s in ipp_socks],
+            ipps=[_address(s) for s in ipps_socks],
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(dispatcher.run)
+            await _start_frontends(nursery, context, lpd_socks, ipp_socks, ipps_socks)
+            _log_ready(config, running, queues)
+            task_status.started(running)
+            if signals is not None:
+                async for signum in signals:
+                    log.info("%s received: stopping", signal.Signals(signum).name)
+                    break
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            for queue in made:
+                await queue.backend.aclose()
+            await spool.aclose()
+    log.info("stopped")
+
+
+async def _start_frontends(
+    nursery: trio.Nursery,
+    context: GatewayContext,
+    lpd_socks: list[socket.socket],
+    ipp_socks: list[socket.socket],
+    ipps_socks: list[socket.socket],
+) -> None:
+    """Start the LPD and IPP listeners on the sockets bound for them."""
+    if lpd_socks:
+        await nursery.start(_frontend("gateway.lpd.server", "LPD"), context, lpd_socks)
+    if ipp_socks or ipps_socks:
+        await nursery.start(_frontend("gateway.ipp.server", "IPP"), context, ipp_socks, ipps_socks)
+
+
+def _frontend(module: str, what: str) -> FrontEnd:
+    try:
+        serve: FrontEnd = importlib.import_module(module).serve
+    except ModuleNotFoundError:
+        raise StartupError(
+            f"this version has no {what} listener yet; turn it off with an empty "
+            f"listen list in the config file"
+        ) from None
+    return serve
+
+
+def _log_ready(config: Config, running: Running, queues: Queues) -> None:
+    for host, port in running.lpd:
+        log.info("listening for LPD on %s", _shown(host, port))
+    for host, port in running.ipp:
+        log.info("listening for IPP on %s", _shown(host, port))
+    for host, port in running.ipps:
+        log.info("listening for IPPS on %s", _shown(host, port))
+    for queue in queues:
+        default = " (default)" if queue is queues.default else ""
+        log.info("queue %s%s -> %s", queue.name, default, queue.backend.uri)
+    log.info("spool in %s", config.spool_dir)

@@ -1,0 +1,125 @@
+"""What every backend offers the dispatcher, and the errors it may raise.
+
+The dispatcher is the only caller. A backend never changes a job itself; it
+reports what happened (`Submission`, `RemoteJobStatus`) or raises
+`TransientBackendError` (retry later, the job stays pending) or
+`PermanentBackendError` (the job ends aborted with the reason as its
+job-state-message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.core.job import Document, Job, JobState
+
+
+class BackendError(Exception):
+    """A backend could not do what it was asked.
+
+    ``reason`` is a printer-state-reasons keyword describing the queue while
+    the error lasts (``connecting-to-device``, ``offline-report``, ...).
+    """
+
+    permanent = False
+
+    def __init__(self, message: str, *, reason: str = "other") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+class TransientBackendError(BackendError):
+    """Try again later: the printer is busy, down, unreachable or out of space."""
+
+
+class PermanentBackendError(BackendError):
+    """Retrying cannot help: the job is aborted with this message."""
+
+    permanent = True
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The outcome of handing a job to a backend.
+
+    ``state`` is COMPLETED when the backend is done with the job as soon as it
+    took it (a folder), else PROCESSING with the remote job's identity in
+    ``remote_job_id`` so that the dispatcher can follow and cancel it.
+    """
+
+    state: JobState
+    remote_job_id: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteJobStatus:
+    """What the backend knows of a forwarded job now."""
+
+    state: JobState
+    reasons: tuple[str, ...] = ("none",)
+    message: str = ""
+    impressions_completed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterStatus:
+    """The state of what the backend talks to, for printer-state(-reasons)."""
+
+    state: str = "idle"  # idle | processing | stopped
+    reasons: tuple[str, ...] = ("none",)
+    message: str = ""
+    accepting: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What the queue can take, as the IPP front-end advertises it.
+
+    ``document_formats`` None means any format is passed through.
+    ``printer_attributes`` holds extra IPP Printer attributes (media, sides,
+    ...) reported by the real printer, as JSON values.
+    """
+
+    document_formats: tuple[str, ...] | None = None
+    printer_attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DocumentSource(Protocol):
+    """Where a backend reads a job's documents from (the spool)."""
+
+    def document_path(self, doc: Document) -> Path: ...
+
+
+class Backend(Protocol):
+    """A destination for one queue's jobs."""
+
+    uri: str
+
+    async def submit(self, job: Job, source: DocumentSource) -> Submission:
+        """Forward the job; stream documents from ``source``; never hold one whole."""
+        ...
+
+    async def job_status(self, job: Job) -> RemoteJobStatus:
+        """The state of a job this backend accepted as PROCESSING."""
+        ...
+
+    async def cancel(self, job: Job) -> None:
+        """Cancel a forwarded job at the destination (best effort, may raise)."""
+        ...
+
+    async def printer_status(self) -> PrinterStatus:
+        """The destination's current state."""
+        ...
+
+    def capabilities(self) -> Capabilities:
+        """What the destination takes (may be refreshed by `printer_status`)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and tasks."""
+        ...

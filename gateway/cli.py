@@ -1,0 +1,207 @@
+"""The ``lpd-ipp-gateway`` command (also ``python -m gateway``).
+
+Every failure a person can cause (a bad config, a busy or privileged port, a
+spool folder they may not write) ends with one line on stderr and a non-zero
+exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import trio
+
+from gateway import __version__, app, config
+from gateway import log as gateway_log
+
+PROG = "lpd-ipp-gateway"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+SERVE_EPILOG = """\
+With no --config and no --queue the gateway runs its embedded default: one
+queue "lp" that writes every job into <spool-dir>/output as files plus a JSON
+sidecar. Ports below 1024 need root or CAP_NET_BIND_SERVICE.
+
+examples:
+  lpd-ipp-gateway serve --lpd-listen 127.0.0.1:5515 --ipp-listen 127.0.0.1:8631
+  lpd-ipp-gateway serve --queue office=ipp://printer.example/ipp/print \\
+                        --queue archive=file:///srv/print-archive
+  lpd-ipp-gateway serve --config /etc/lpd-ipp-gateway/gateway.toml
+"""
+
+
+def _listen(text: str) -> config.ListenAddress:
+    try:
+        return config.parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _queue(text: str) -> tuple[str, str]:
+    try:
+        return config.parse_queue_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _level(text: str) -> str:
+    if text.lower() not in config.LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(config.LOG_LEVELS)}")
+    return text.lower()
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not usage plus error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="A bidirectional LPR/LPD <-> IPP print gateway.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run the LPD and IPP listeners and forward jobs to their backends.",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="TOML configuration file (see conf/gateway.toml)",
+    )
+    serve.add_argument(
+        "--spool-dir",
+        metavar="DIR",
+        type=Path,
+        help="where jobs are spooled (default: /var/spool/lpd-ipp-gateway for "
+        "root, else ~/.local/state/lpd-ipp-gateway)",
+    )
+    serve.add_argument(
+        "--lpd-listen",
+        metavar="HOST:PORT",
+        type=_listen,
+        action="append",
+        default=[],
+        help="LPD listener address, repeatable (default *:515); port 0 picks a free port",
+    )
+    serve.add_argument(
+        "--ipp-listen",
+        metavar="HOST:PORT",
+        type=_listen,
+        action="append",
+        default=[],
+        help="IPP listener address, repeatable (default *:631); port 0 picks a free port",
+    )
+    serve.add_argument(
+        "--queue",
+        metavar="NAME=BACKEND_URI",
+        type=_queue,
+        action="append",
+        default=[],
+        help="a queue and its backend (file:///dir, ipp://host/path, "
+        "ipps://..., lpd://host/queue), repeatable; the first is "
+        "the default queue; replaces the config file's queues",
+    )
+    serve.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        type=_level,
+        help="debug, info, warning or error (default info)",
+    )
+
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration file and exit",
+        description="Read FILE, report the first problem (file, key and reason) or print a "
+        "summary of what the gateway would run. Exit 0 when it is valid.",
+    )
+    check.add_argument("file", metavar="FILE", type=Path)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> config.Config:
+    embedded = args.config is None and not args.queue
+    base = (
+        config.load(args.config)
+        if args.config is not None
+        else config.from_mapping({}, source="<command line>")
+    )
+    return config.apply_overrides(
+        base,
+        spool_dir=args.spool_dir,
+        lpd_listen=args.lpd_listen,
+        ipp_listen=args.ipp_listen,
+        queues=args.queue,
+        log_level=args.log_level,
+        embedded_default=embedded,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        cfg = _load(args)
+    except config.ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    gateway_log.setup(cfg.log_level)
+    try:
+        trio.run(app.run, cfg)
+    except app.StartupError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        cfg = config.load(args.file)
+    except config.ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{args.file}: OK")
+    print(f"  spool dir: {cfg.spool_dir}")
+    print(f"  LPD listen: {', '.join(map(str, cfg.lpd.listen)) or '(none)'}")
+    print(f"  IPP listen: {', '.join(map(str, cfg.ipp.listen)) or '(none)'}")
+    if cfg.ipp.tls_listen:
+        print(f"  IPPS listen: {', '.join(map(str, cfg.ipp.tls_listen))}")
+    for queue in cfg.queues:
+        default = " (default)" if queue is cfg.default_queue else ""
+        print(f"  queue {queue.name}{default} -> {queue.backend}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _check(args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        logging.getLogger("gateway").debug("unexpected error", exc_info=True)
+        print(
+            f"{PROG}: internal error: {exc!r} (run with --log-level debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE

@@ -1,0 +1,552 @@
+"""Configuration: a TOML file plus command-line overrides, validated at start-up.
+
+Everything a running gateway reads from its configuration is a frozen
+dataclass built here. Validation happens once, before anything binds or
+opens, so a bad setting fails at start with one line that names the file,
+the key and the reason (`ConfigError`), never deep inside a request.
+
+The file's schema is written as data (`_SCHEMA`): each section lists its keys
+with a parser and a default. Unknown sections and keys are errors, because a
+misspelt key silently ignored is a setting silently not applied.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_QUEUE = "lp"
+LPD_PORT = 515
+IPP_PORT = 631
+KNOWN_SCHEMES = ("file", "ipp", "ipps", "lpd")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, rendered as ``FILE: KEY: REASON`` on one line."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.reason = reason
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {reason}")
+
+
+# --------------------------------------------------------------------------
+# Value types
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """A ``HOST:PORT`` to listen on; an empty host means every address."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = self.host or "*"
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+
+def parse_listen(text: str) -> ListenAddress:
+    """Parse ``HOST:PORT``, ``[V6]:PORT``, ``*:PORT`` or ``:PORT``."""
+    text = text.strip()
+    if text.startswith("["):
+        host, sep, port_text = text[1:].partition("]:")
+        if not sep:
+            raise ValueError(f"{text!r} is not HOST:PORT ([::1]:631 for IPv6)")
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise ValueError(f"{text!r} is not HOST:PORT (for example 127.0.0.1:5515)")
+        if ":" in host:
+            raise ValueError(f"{text!r}: put an IPv6 address in brackets, like [::1]:631")
+    if host in ("*", "0.0.0.0/0"):
+        host = ""
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
+    return ListenAddress(host, int(port_text))
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string like ``30s``, ``5m``, ``2h``, ``7d``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m, 2h or 7d")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    raise ValueError(f"{value!r} is not a duration like 30s, 5m, 2h or 7d")
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+
+
+def parse_size(value: object) -> int:
+    """Bytes from an integer or a string like ``64KiB``, ``10GiB``, ``500MB``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size like 64KiB or 10GiB")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    if isinstance(value, str):
+        match = _SIZE.match(value)
+        if match:
+            unit = (match.group(2) or "b").lower()
+            return int(match.group(1)) * _SIZE_UNITS[unit]
+    raise ValueError(f"{value!r} is not a size like 64KiB, 500MB or 10GiB")
+
+
+def check_queue_name(name: str) -> str:
+    """Queue names are used in URIs and LPD commands: letters, digits, ``_ . -``."""
+    if not _QUEUE_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not a valid queue name (1-127 letters, digits, '_', '.', '-', "
+            "starting with a letter or digit)"
+        )
+    return name
+
+
+def check_backend_uri(uri: str) -> str:
+    """Check the shape of a backend URI; the backend checks its own options later."""
+    parts = urlsplit(uri)
+    if parts.scheme not in KNOWN_SCHEMES:
+        known = ", ".join(f"{s}://" for s in KNOWN_SCHEMES)
+        raise ValueError(f"unknown backend scheme in {uri!r} (known: {known})")
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ValueError(f"{uri!r}: a file backend needs an absolute path, file:///dir")
+    else:
+        if not parts.hostname:
+            raise ValueError(f"{uri!r}: no host")
+        try:
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{uri!r}: bad port") from exc
+        if parts.scheme == "lpd" and not parts.path.strip("/"):
+            raise ValueError(f"{uri!r}: an lpd backend needs a queue, lpd://host/queue")
+    return uri
+
+
+def parse_queue_option(text: str) -> tuple[str, str]:
+    """``NAME=URI`` from the ``--queue`` flag."""
+    name, sep, uri = text.partition("=")
+    if not sep or not uri:
+        raise ValueError(f"{text!r} is not NAME=BACKEND_URI (for example lp=file:///tmp/out)")
+    return check_queue_name(name.strip()), check_backend_uri(uri.strip())
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not an address or network like 10.0.0.0/8") from exc
+
+
+# --------------------------------------------------------------------------
+# The configuration model
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """One print queue: its name, its backend and how it presents itself."""
+
+    name: str
+    backend: str
+    accepting: bool = True  # takes new jobs (IPP printer-is-accepting-jobs, LPD NAK if not)
+    enabled: bool = True  # forwards jobs (CUPS "started"; LPRng "lpc start")
+    info: str = ""
+    location: str = ""
+    make_and_model: str = ""
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LpdConfig:
+    listen: tuple[ListenAddress, ...] = (ListenAddress("", LPD_PORT),)
+    lenient_byte_count: bool = False
+    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_hosts: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("::1/128"),
+    )
+    max_connections: int = 256
+    idle_timeout: float = 60.0
+    job_timeout: float = 3600.0
+    max_control_file: int = 64 * 1024
+    max_line: int = 1024
+    legacy_encoding: str = "cp1252"
+
+
+@dataclass(frozen=True, slots=True)
+class IppConfig:
+    listen: tuple[ListenAddress, ...] = (ListenAddress("", IPP_PORT),)
+    tls_listen: tuple[ListenAddress, ...] = ()
+    certificate: Path | None = None
+    private_key: Path | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    max_connections: int = 256
+    idle_timeout: float = 60.0
+    multiple_operation_timeout: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    max_job_size: int = 0  # 0: no limit but free space
+    min_free_space: int = 64 * 1024**2
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    max_jobs: int = 1000
+    max_age: float = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchConfig:
+    retry_initial: float = 5.0
+    retry_max: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole, validated configuration."""
+
+    spool_dir: Path
+    queues: tuple[QueueConfig, ...]
+    lpd: LpdConfig = LpdConfig()
+    ipp: IppConfig = IppConfig()
+    limits: LimitsConfig = LimitsConfig()
+    history: HistoryConfig = HistoryConfig()
+    dispatch: DispatchConfig = DispatchConfig()
+    log_level: str = "info"
+    hostname: str = ""
+    source: str = "<defaults>"
+
+    @property
+    def default_queue(self) -> QueueConfig:
+        return self.queues[0]
+
+    def queue(self, name: str) -> QueueConfig | None:
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        return None
+
+
+def default_spool_dir() -> Path:
+    """/var/spool/lpd-ipp-gateway for root, else a folder in the user's state dir."""
+    if os.geteuid() == 0:
+        return Path("/var/spool/lpd-ipp-gateway")
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state) / "lpd-ipp-gateway"
+
+
+def embedded_queue(spool_dir: Path) -> QueueConfig:
+    """The embedded default: queue ``lp`` writing to ``<spool-dir>/output``."""
+    return QueueConfig(name=DEFAULT_QUEUE, backend=(spool_dir / "output").absolute().as_uri())
+
+
+# --------------------------------------------------------------------------
+# Reading the TOML file
+
+Parser = Callable[[Any], Any]
+
+
+def _typed(kind: type | tuple[type, ...], what: str) -> Parser:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool) and kind is not bool:
+            raise ValueError(f"expected {what}, got a boolean")
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {what}, got {type(value).__name__} {value!r}")
+        return value
+
+    return parse
+
+
+def _str(value: Any) -> str:
+    return str(_typed(str, "a string")(value))
+
+
+_bool = _typed(bool, "true or false")
+
+
+def _positive_int(value: Any) -> int:
+    value = _typed(int, "a whole number")(value)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return int(value)
+
+
+def _list_of(item: Parser) -> Parser:
+    def parse(value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list, got {type(value).__name__}")
+        return tuple(item(v) for v in value)
+
+    return parse
+
+
+def _listen_item(value: Any) -> ListenAddress:
+    return parse_listen(_str(value))
+
+
+def _network_item(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return _network(_str(value))
+
+
+def _path(value: Any) -> Path:
+    path = Path(_str(value)).expanduser()
+    if not path.is_absolute():
+        raise ValueError(f"{value!r} must be an absolute path")
+    return path
+
+
+def _log_level(value: Any) -> str:
+    level = _str(value).lower()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _encoding(value: Any) -> str:
+    name = _str(value)
+    try:
+        codecs.lookup(name)
+    except LookupError as exc:
+        raise ValueError(f"{name!r} is not a known text encoding") from exc
+    return name
+
+
+def _table(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a table, got {type(value).__name__}")
+    return dict(value)
+
+
+# Section -> key -> (attribute name in the dataclass, parser).
+_SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
+    "lpd": (
+        LpdConfig,
+        {
+            "listen": ("listen", _list_of(_listen_item)),
+            "lenient_byte_count": ("lenient_byte_count", _bool),
+            "allow_networks": ("allow_networks", _list_of(_network_item)),
+            "trusted_hosts": ("trusted_hosts", _list_of(_network_item)),
+            "max_connections": ("max_connections", _positive_int),
+            "idle_timeout": ("idle_timeout", parse_duration),
+            "job_timeout": ("job_timeout", parse_duration),
+            "max_control_file": ("max_control_file", parse_size),
+            "max_line": ("max_line", parse_size),
+            "legacy_encoding": ("legacy_encoding", _encoding),
+        },
+    ),
+    "ipp": (
+        IppConfig,
+        {
+            "listen": ("listen", _list_of(_listen_item)),
+            "tls_listen": ("tls_listen", _list_of(_listen_item)),
+            "certificate": ("certificate", _path),
+            "private_key": ("private_key", _path),
+            "allowed_hosts": ("allowed_hosts", _list_of(_str)),
+            "max_connections": ("max_connections", _positive_int),
+            "idle_timeout": ("idle_timeout", parse_duration),
+            "multiple_operation_timeout": ("multiple_operation_timeout", parse_duration),
+        },
+    ),
+    "limits": (
+        LimitsConfig,
+        {
+            "max_job_size": ("max_job_size", parse_size),
+            "min_free_space": ("min_free_space", parse_size),
+        },
+    ),
+    "history": (
+        HistoryConfig,
+        {
+            "max_jobs": ("max_jobs", _positive_int),
+            "max_age": ("max_age", parse_duration),
+        },
+    ),
+    "dispatch": (
+        DispatchConfig,
+        {
+            "retry_initial": ("retry_initial", parse_duration),
+            "retry_max": ("retry_max", parse_duration),
+        },
+    ),
+}
+
+_GATEWAY_KEYS: dict[str, Parser] = {
+    "spool_dir": _path,
+    "log_level": _log_level,
+    "hostname": _str,
+}
+
+_QUEUE_KEYS: dict[str, Parser] = {
+    "backend": check_backend_uri,
+    "accepting": _bool,
+    "enabled": _bool,
+    "info": _str,
+    "location": _str,
+    "make_and_model": _str,
+    "backend_options": _table,
+}
+
+
+def _parse_section(
+    source: str, prefix: str, data: Any, keys: Mapping[str, tuple[str, Parser]]
+) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(source, prefix, "must be a table ([" + prefix + "])")
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key not in keys:
+            known = ", ".join(sorted(keys))
+            raise ConfigError(source, f"{prefix}.{key}", f"unknown key (known: {known})")
+        attr, parser = keys[key]
+        try:
+            values[attr] = parser(raw)
+        except ValueError as exc:
+            raise ConfigError(source, f"{prefix}.{key}", str(exc)) from None
+    return values
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a TOML configuration file."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(source, "", "no such file") from None
+    except PermissionError:
+        raise ConfigError(source, "", "permission denied") from None
+    except IsADirectoryError:
+        raise ConfigError(source, "", "is a directory, not a file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML: {exc}") from None
+    return from_mapping(data, source=source)
+
+
+def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config:
+    """Validate an already-parsed configuration (a TOML document as a dict)."""
+    known_top = {"gateway", "queues", *_SECTIONS}
+    for key in data:
+        if key not in known_top:
+            raise ConfigError(
+                source, key, f"unknown section (known: {', '.join(sorted(known_top))})"
+            )
+
+    gateway_keys = {k: (k, p) for k, p in _GATEWAY_KEYS.items()}
+    top = _parse_section(source, "gateway", data.get("gateway", {}), gateway_keys)
+    spool_dir: Path = top.get("spool_dir") or default_spool_dir()
+
+    sections: dict[str, Any] = {}
+    for name, (cls, keys) in _SECTIONS.items():
+        sections[name] = cls(**_parse_section(source, name, data.get(name, {}), keys))
+
+    queues_data = data.get("queues", {})
+    if not isinstance(queues_data, dict):
+        raise ConfigError(source, "queues", "must be a table of [queues.NAME] tables")
+    queues: list[QueueConfig] = []
+    for name, table in queues_data.items():
+        try:
+            check_queue_name(name)
+        except ValueError as exc:
+            raise ConfigError(source, f"queues.{name}", str(exc)) from None
+        fields = _parse_section(
+            source, f"queues.{name}", table, {k: (k, p) for k, p in _QUEUE_KEYS.items()}
+        )
+        if "backend" not in fields:
+            raise ConfigError(source, f"queues.{name}.backend", "missing (a backend URI)")
+        queues.append(QueueConfig(name=name, **fields))
+    if not queues:
+        queues.append(embedded_queue(spool_dir))
+
+    return Config(
+        spool_dir=spool_dir,
+        queues=tuple(queues),
+        lpd=sections["lpd"],
+        ipp=sections["ipp"],
+        limits=sections["limits"],
+        history=sections["history"],
+        dispatch=sections["dispatch"],
+        log_level=top.get("log_level", "info"),
+        hostname=top.get("hostname", ""),
+        source=source,
+    )
+
+
+def apply_overrides(
+    config: Config,
+    *,
+    spool_dir: Path | None = None,
+    lpd_listen: Sequence[ListenAddress] = (),
+    ipp_listen: Sequence[ListenAddress] = (),
+    queues: Sequence[tuple[str, str]] = (),
+    log_level: str | None = None,
+    embedded_default: bool = False,
+) -> Config:
+    """Command-line flags override the file.
+
+    ``--queue`` flags replace the file's queues as a whole (the first one is
+    the default queue). With the embedded default (no file, no ``--queue``),
+    the ``lp`` queue follows ``--spool-dir``.
+    """
+    changes: dict[str, Any] = {}
+    if spool_dir is not None:
+        changes["spool_dir"] = spool_dir.absolute()
+    if lpd_listen:
+        changes["lpd"] = replace(config.lpd, listen=tuple(lpd_listen))
+    if ipp_listen:
+        changes["ipp"] = replace(config.ipp, listen=tuple(ipp_listen))
+    if log_level is not None:
+        changes["log_level"] = _log_level(log_level)
+    if queues:
+        seen: set[str] = set()
+        for name, _uri in queues:
+            if name in seen:
+                raise ConfigError("--queue", name, "queue named twice")
+            seen.add(name)
+        changes["queues"] = tuple(QueueConfig(name=n, backend=u) for n, u in queues)
+    elif embedded_default:
+        changes["queues"] = (embedded_queue(changes.get("spool_dir", config.spool_dir)),)
+    return replace(config, **changes)
+
+
+def machine_hostname(config: Config) -> str:
+    """The host name the gateway calls itself (LPD ``H`` lines, URIs)."""
+    return config.hostname or socket.gethostname()

@@ -1,0 +1,341 @@
+"""The dispatcher: the only code that talks to backends.
+
+Theory of operation
+-------------------
+One worker task per queue forwards that queue's pending jobs in job-id
+order, one at a time: it moves the job to processing, calls the backend's
+``submit`` and records the outcome. A transient error puts the job back to
+pending with a ``not_before`` time (capped exponential back-off) and, because
+the worker always takes the oldest pending job, the queue keeps its order:
+job 8 is not sent while job 7 waits to be retried. A permanent error aborts
+the job with the backend's reason as its job-state-message.
+
+A backend that accepts a job as still processing (a real printer) gets a
+tracking task that polls the remote job with adaptive back-off until it ends,
+so the gateway's job follows the remote one.
+
+Workers sleep on a per-queue wake-up event that the spool's change listener
+sets, so new jobs are picked up at once and nobody polls the database.
+Canceling a job that was forwarded (``cancel_requested``) cancels an upload
+in progress and asks the backend to cancel its copy.
+
+The janitor runs every few seconds: history retention, Create-Job jobs left
+open too long, and the backends' printer status.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+import trio
+
+from gateway.backends.base import BackendError, PermanentBackendError
+from gateway.core.job import Job, JobState
+from gateway.core.queues import Queue, Queues
+from gateway.core.spool import JobNotFound, Spool
+from gateway.log import job_event
+
+log = logging.getLogger("gateway.dispatcher")
+
+TRACK_INITIAL = 0.5
+TRACK_MAX = 30.0
+CANCEL_ATTEMPTS = 5
+JANITOR_INTERVAL = 10.0
+STATUS_TIMEOUT = 15.0
+
+
+class Dispatcher:
+    """Forwards every queue's jobs to its backend; see the module doc."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        queues: Queues,
+        *,
+        retry_initial: float = 5.0,
+        retry_max: float = 300.0,
+        multiple_operation_timeout: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.spool = spool
+        self.queues = queues
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.multiple_operation_timeout = multiple_operation_timeout
+        self._clock = clock
+        self._wakeups = {q.name: trio.Event() for q in queues}
+        self._inflight: dict[int, trio.CancelScope] = {}
+        self._tracked: set[int] = set()
+        self._cancel_send, self._cancel_receive = trio.open_memory_channel[int](math.inf)
+        self._nursery: trio.Nursery | None = None
+        spool.add_listener(self._on_change)
+
+    # ------------------------------------------------------------------
+    # Wake-ups
+
+    def wake(self, queue: str | None = None) -> None:
+        """Make a queue's worker (or every worker) look for work now."""
+        names = [queue] if queue is not None else list(self._wakeups)
+        for name in names:
+            event = self._wakeups.get(name)
+            if event is not None:
+                event.set()
+
+    async def _sleep(self, queue: Queue, delay: float) -> None:
+        event = self._wakeups[queue.name]
+        with trio.move_on_after(delay):
+            await event.wait()
+        if event.is_set():
+            self._wakeups[queue.name] = trio.Event()
+
+    def _on_change(self, job: Job, old: Job | None) -> None:
+        if job.state == JobState.PENDING or (old is not None and old.state != job.state):
+            self.wake(job.queue)
+        if job.cancel_requested and (old is None or not old.cancel_requested):
+            scope = self._inflight.get(job.id)
+            if scope is not None:
+                scope.cancel()
+            self._cancel_send.send_nowait(job.id)
+
+    # ------------------------------------------------------------------
+    # Running
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled. Started with ``nursery.start``."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for queue in self.queues:
+                nursery.start_soon(self._worker, queue)
+            nursery.start_soon(self._canceller)
+            nursery.start_soon(self._janitor)
+            for job in self.spool.jobs():
+                if job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED):
+                    self._start_tracking(job)
+                if job.cancel_requested:
+                    self._cancel_send.send_nowait(job.id)
+            task_status.started()
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(self.retry_max, self.retry_initial * 2 ** max(0, attempts - 1)))
+
+    async def _worker(self, queue: Queue) -> None:
+        while True:
+            if not queue.enabled:
+                await self._sleep(queue, math.inf)
+                continue
+            job = self.spool.next_pending(queue.name)
+            if job is None:
+                await self._sleep(queue, math.inf)
+                continue
+            delay = job.not_before - self._clock()
+            if delay > 0:
+                await self._sleep(queue, delay)
+                continue
+            await self._forward(queue, job)
+
+    async def _forward(self, queue: Queue, job: Job) -> None:
+        job = await self.spool.transition(
+            job.id,
+            JobState.PROCESSING,
+            reasons=("job-printing",),
+            message=f"sending to {queue.backend.uri}",
+            attempts=job.attempts + 1,
+        )
+        job_event("forwarding", job, backend=queue.backend.uri, attempt=job.attempts)
+        queue.busy = True
+        scope = trio.CancelScope()
+        self._inflight[job.id] = scope
+        try:
+            with scope:
+                try:
+                    result = await queue.backend.submit(job, self.spool)
+                except BackendError as exc:
+                    await self._failed(queue, job, exc)
+                    return
+                except (trio.Cancelled, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # a bug in a backend must not lose the job
+                    log.debug("backend %s raised", queue.backend.uri, exc_info=True)
+                    await self._failed(
+                        queue, job, BackendError(f"internal error in backend: {exc!r}")
+                    )
+                    return
+        except trio.Cancelled:
+            # The gateway is stopping: park the job for the next start.
+            with trio.CancelScope(shield=True):
+                await self._settle(job, JobState.PENDING, ("none",), "parked at shutdown")
+            raise
+        finally:
+            queue.busy = False
+            self._inflight.pop(job.id, None)
+        if scope.cancelled_caught:
+            job_event("upload-canceled", job)
+            await self.spool.update(job.id, cancel_requested=False)
+            return
+        queue.problem = None
+        if result.state == JobState.COMPLETED:
+            done = await self._settle(
+                job,
+                JobState.COMPLETED,
+                ("job-completed-successfully",),
+                result.message or "completed",
+            )
+            if done is not None:
+                job_event("completed", done, backend=queue.backend.uri)
+            return
+        job = await self.spool.update(job.id, backend_job_id=result.remote_job_id)
+        job_event("forwarded", job, backend=queue.backend.uri, remote_job=result.remote_job_id)
+        if job.state == JobState.CANCELED:
+            self._cancel_send.send_nowait(job.id)
+        else:
+            self._start_tracking(job)
+
+    async def _failed(self, queue: Queue, job: Job, exc: BackendError) -> None:
+        if exc.permanent or isinstance(exc, PermanentBackendError):
+            done = await self._settle(job, JobState.ABORTED, ("aborted-by-system",), exc.message)
+            if done is not None:
+                job_event("failed", done, level=logging.WARNING, reason=exc.message)
+            return
+        current = self.spool.get(job.id) or job
+        delay = self._backoff(current.attempts)
+        queue.problem = (exc.reason, exc.message)
+        retry = await self._settle(
+            job,
+            JobState.PENDING,
+            ("none",),
+            f"{exc.message}; retrying in {delay:.0f}s",
+            not_before=self._clock() + delay,
+        )
+        if retry is not None:
+            job_event(
+                "retry", retry, level=logging.WARNING, reason=exc.message, delay=f"{delay:.0f}s"
+            )
+
+    async def _settle(
+        self, job: Job, state: JobState, reasons: tuple[str, ...], message: str, **changes: object
+    ) -> Job | None:
+        """Move a job out of processing unless something else (a cancel) ended it."""
+        current = self.spool.get(job.id)
+        if current is None or current.state not in (
+            JobState.PROCESSING,
+            JobState.PROCESSING_STOPPED,
+        ):
+            return None
+        return await self.spool.transition(
+            job.id, state, reasons=reasons, message=message, **changes
+        )
+
+    # ------------------------------------------------------------------
+    # Following forwarded jobs
+
+    def _start_tracking(self, job: Job) -> None:
+        if job.backend_job_id is None or job.id in self._tracked or self._nursery is None:
+            return
+        queue = self.queues.get(job.queue)
+        if queue is None:
+            return
+        self._tracked.add(job.id)
+        self._nursery.start_soon(self._track, queue, job.id)
+
+    async def _track(self, queue: Queue, job_id: int) -> None:
+        interval = TRACK_INITIAL
+        try:
+            while True:
+                await trio.sleep(interval)
+                job = self.spool.get(job_id)
+                if job is None or job.state.is_terminal:
+                    return
+                try:
+                    status = await queue.backend.job_status(job)
+                except BackendError as exc:
+                    queue.problem = (exc.reason, exc.message)
+                    interval = min(TRACK_MAX, interval * 2)
+                    continue
+                queue.problem = None
+                job = self.spool.get(job_id)
+                if job is None or job.state.is_terminal:
+                    return
+                changed = (
+                    status.state != job.state
+                    or status.reasons != job.state_reasons
+                    or (status.message and status.message != job.state_message)
+                )
+                if not changed:
+                    interval = min(TRACK_MAX, interval * 1.5)
+                    continue
+                interval = TRACK_INITIAL
+                changes: dict[str, object] = {}
+                if status.impressions_completed is not None:
+                    changes["impressions_completed"] = status.impressions_completed
+                new = await self.spool.transition(
+                    job_id,
+                    status.state,
+                    reasons=status.reasons,
+                    message=status.message or job.state_message,
+                    **changes,
+                )
+                if new.state.is_terminal:
+                    job_event(new.state.keyword, new, backend=queue.backend.uri)
+                    return
+        except JobNotFound:
+            return
+        finally:
+            self._tracked.discard(job_id)
+
+    # ------------------------------------------------------------------
+    # Cancel propagation
+
+    async def _canceller(self) -> None:
+        async for job_id in self._cancel_receive:
+            job = self.spool.get(job_id)
+            if job is None or not job.cancel_requested:
+                continue
+            queue = self.queues.get(job.queue)
+            if job.backend_job_id is None or queue is None:
+                if job.id not in self._inflight:
+                    await self.spool.update(job_id, cancel_requested=False)
+                continue
+            for attempt in range(1, CANCEL_ATTEMPTS + 1):
+                try:
+                    await queue.backend.cancel(job)
+                except BackendError as exc:
+                    job_event(
+                        "cancel-retry",
+                        job,
+                        level=logging.WARNING,
+                        reason=exc.message,
+                        attempt=attempt,
+                    )
+                    await trio.sleep(self._backoff(attempt))
+                    continue
+                job_event(
+                    "canceled-at-backend",
+                    job,
+                    backend=queue.backend.uri,
+                    remote_job=job.backend_job_id,
+                )
+                break
+            await self.spool.update(job_id, cancel_requested=False)
+
+    # ------------------------------------------------------------------
+    # Housekeeping
+
+    async def _janitor(self) -> None:
+        while True:
+            await self.housekeeping()
+            await trio.sleep(JANITOR_INTERVAL)
+
+    async def housekeeping(self) -> None:
+        """History retention, expired Create-Job jobs, backend status (also for tests)."""
+        await self.spool.purge()
+        for job in await self.spool.expire_incoming(self.multiple_operation_timeout):
+            job_event("closed-by-timeout", job, level=logging.WARNING, state=job.state.keyword)
+        for queue in self.queues:
+            with trio.move_on_after(STATUS_TIMEOUT):
+                try:
+                    queue.backend_status = await queue.backend.printer_status()
+                except BackendError as exc:
+                    queue.problem = (exc.reason, exc.message)

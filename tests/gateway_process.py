@@ -1,0 +1,117 @@
+"""Run the real `lpd-ipp-gateway` command in a subprocess and read its log.
+
+Readiness and progress are taken from the gateway's own log lines (it says
+which addresses it bound and every job event), so tests never sleep to wait.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+READY = re.compile(r" INFO spool in ")
+LISTEN = re.compile(r"listening for (LPD|IPPS?) on (\S+):(\d+)$")
+
+
+class GatewayProcess:
+    """``python -m gateway serve ARGS`` with its stderr captured line by line."""
+
+    def __init__(self, args: Sequence[str], *, cwd: Path | None = None) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self._buffer = b""
+        self.ports: dict[str, list[int]] = {"LPD": [], "IPP": [], "IPPS": []}
+
+    def wait_for(self, pattern: str | re.Pattern[str], timeout: float = 20.0) -> re.Match[str]:
+        """Read log lines until one matches ``pattern``; fail after ``timeout`` seconds."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        for line in self.lines:
+            match = regex.search(line)
+            if match:
+                return match
+        deadline = time.monotonic() + timeout
+        assert self.proc.stderr is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stderr, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no log line matching {regex.pattern!r}:\n" + self.log)
+                if not sel.select(left):
+                    continue
+                chunk = os.read(self.proc.stderr.fileno(), 65536)
+                if not chunk:
+                    raise AssertionError(
+                        f"gateway exited ({self.proc.wait()}) before {regex.pattern!r}:\n"
+                        + self.log
+                    )
+                self._buffer += chunk
+                *complete, self._buffer = self._buffer.split(b"\n")
+                for raw in complete:
+                    line = raw.decode("utf-8", "replace")
+                    self.lines.append(line)
+                    listen = LISTEN.search(line)
+                    if listen:
+                        self.ports[listen.group(1)].append(int(listen.group(3)))
+                    match = regex.search(line)
+                    if match:
+                        return match
+
+    def ready(self, timeout: float = 20.0) -> GatewayProcess:
+        self.wait_for(READY, timeout)
+        return self
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 20.0) -> tuple[int, str]:
+        """Wait for exit; return the exit code and the whole stderr."""
+        _, rest = self.proc.communicate(timeout=timeout)
+        text = self._buffer.decode("utf-8", "replace") + rest.decode("utf-8", "replace")
+        self.lines.extend(line for line in text.split("\n") if line)
+        return self.proc.returncode, self.log
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=20)
+
+    def __enter__(self) -> GatewayProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def run_cli(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m gateway ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

@@ -1,0 +1,62 @@
+"""Small helpers shared by tests: put jobs into a spool through the core API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import trio
+
+from gateway.core.job import Attributes, Frontend, Job, JobState, Origin
+from gateway.core.spool import NewDocument, Spool
+
+
+async def spool_job(
+    spool: Spool,
+    documents: Sequence[tuple[bytes, str, str]] = (
+        (b"hello, printer\n", "text/plain", "hello.txt"),
+    ),
+    *,
+    queue: str = "lp",
+    attributes: Attributes | None = None,
+    origin: Origin | None = None,
+    chunk: int = 7,
+) -> Job:
+    """Spool a job whose documents are (data, document-format, document-name)."""
+    folder = spool.new_folder()
+    new = []
+    for data, fmt, name in documents:
+        async with folder.document() as writer:
+            for i in range(0, len(data), chunk):
+                await writer.write(data[i : i + chunk])
+            staged = await writer.finish()
+        new.append(NewDocument(staged, fmt, name))
+    attrs = (
+        attributes
+        if attributes is not None
+        else {
+            "job-name": "test job",
+            "requesting-user-name": "alice",
+            "job-originating-host-name": "client.example",
+            "copies": 1,
+        }
+    )
+    return await spool.submit(
+        queue,
+        attrs,
+        new,
+        origin or Origin(Frontend.API, peer="127.0.0.1", host="client.example", user="alice"),
+        folder=folder,
+    )
+
+
+async def wait_for_state(spool: Spool, job_id: int, state: JobState) -> Job:
+    """Wait, woken by the spool's change listener, until the job reaches ``state``."""
+    events = [trio.Event()]
+    spool.add_listener(lambda job, old: events[-1].set() if job.id == job_id else None)
+    while True:
+        job = spool.get(job_id)
+        assert job is not None, f"job {job_id} is gone"
+        if job.state == state:
+            return job
+        await events[-1].wait()
+        events.append(trio.Event())
