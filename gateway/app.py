@@ -176,7 +176,9 @@ async def _serve(
     try:
         for queue_config in config.queues:
             try:
-                backend = backends.create(queue_config, hostname)
+                backend = backends.create(
+                    queue_config, backends.BackendContext(hostname, config.spool_dir)
+                )
             except backends.BackendUnavailable as exc:
                 raise StartupError(str(exc)) from None
             made.append(Queue(queue_config, backend))

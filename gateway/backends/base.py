@@ -99,6 +99,9 @@ class Backend(Protocol):
     """A destination for one queue's jobs."""
 
     uri: str
+    #: True when the next job may only be sent once the previous one ended
+    #: (the dispatcher waits for it); a backend without the attribute pipelines.
+    one_job_at_a_time: bool
 
     async def submit(self, job: Job, source: DocumentSource) -> Submission:
         """Forward the job; stream documents from ``source``; never hold one whole."""

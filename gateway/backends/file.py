@@ -134,6 +134,8 @@ def sidecar(job: Job, files: list[str]) -> dict[str, Any]:
 class FileBackend:
     """Writes jobs into a local folder."""
 
+    one_job_at_a_time = False
+
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.folder = folder_from_uri(uri)

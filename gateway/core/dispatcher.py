@@ -69,6 +69,7 @@ class Dispatcher:
         self._wakeups = {q.name: trio.Event() for q in queues}
         self._inflight: dict[int, trio.CancelScope] = {}
         self._tracked: set[int] = set()
+        self._ended: dict[int, trio.Event] = {}
         self._cancel_send, self._cancel_receive = trio.open_memory_channel[int](math.inf)
         self._nursery: trio.Nursery | None = None
         spool.add_listener(self._on_change)
@@ -92,6 +93,8 @@ class Dispatcher:
             self._wakeups[queue.name] = trio.Event()
 
     def _on_change(self, job: Job, old: Job | None) -> None:
+        if job.state.is_terminal and job.id in self._ended:
+            self._ended[job.id].set()
         if job.state == JobState.PENDING or (old is not None and old.state != job.state):
             self.wake(job.queue)
         if job.cancel_requested and (old is None or not old.cancel_requested):
@@ -134,9 +137,27 @@ class Dispatcher:
             if delay > 0:
                 await self._sleep(queue, delay)
                 continue
-            await self._forward(queue, job)
+            forwarded = await self._forward(queue, job)
+            if forwarded is not None and getattr(queue.backend, "one_job_at_a_time", False):
+                await self._until_ended(queue, forwarded)
 
-    async def _forward(self, queue: Queue, job: Job) -> None:
+    async def _until_ended(self, queue: Queue, job_id: int) -> None:
+        """Wait until a forwarded job ends (a printer that takes one job at a time)."""
+        ended = trio.Event()
+        self._ended[job_id] = ended
+        job = self.spool.get(job_id)
+        if job is None or job.state.is_terminal:
+            self._ended.pop(job_id, None)
+            return
+        queue.busy = True
+        try:
+            await ended.wait()
+        finally:
+            queue.busy = False
+            self._ended.pop(job_id, None)
+
+    async def _forward(self, queue: Queue, job: Job) -> int | None:
+        """Send one job; the job id when the backend took it as still processing."""
         job = await self.spool.transition(
             job.id,
             JobState.PROCESSING,
@@ -154,7 +175,7 @@ class Dispatcher:
                     result = await queue.backend.submit(job, self.spool)
                 except BackendError as exc:
                     await self._failed(queue, job, exc)
-                    return
+                    return None
                 except (trio.Cancelled, KeyboardInterrupt):
                     raise
                 except Exception as exc:  # a bug in a backend must not lose the job
@@ -162,7 +183,7 @@ class Dispatcher:
                     await self._failed(
                         queue, job, BackendError(f"internal error in backend: {exc!r}")
                     )
-                    return
+                    return None
         except trio.Cancelled:
             # The gateway is stopping: park the job for the next start.
             with trio.CancelScope(shield=True):
@@ -174,7 +195,7 @@ class Dispatcher:
         if scope.cancelled_caught:
             job_event("upload-canceled", job)
             await self.spool.update(job.id, cancel_requested=False)
-            return
+            return None
         queue.problem = None
         if result.state == JobState.COMPLETED:
             done = await self._settle(
@@ -185,13 +206,16 @@ class Dispatcher:
             )
             if done is not None:
                 job_event("completed", done, backend=queue.backend.uri)
-            return
-        job = await self.spool.update(job.id, backend_job_id=result.remote_job_id)
+            return None
+        job = await self.spool.update(
+            job.id, backend_job_id=result.remote_job_id, state_message=result.message
+        )
         job_event("forwarded", job, backend=queue.backend.uri, remote_job=result.remote_job_id)
         if job.state == JobState.CANCELED:
             self._cancel_send.send_nowait(job.id)
-        else:
-            self._start_tracking(job)
+            return None
+        self._start_tracking(job)
+        return job.id
 
     async def _failed(self, queue: Queue, job: Job, exc: BackendError) -> None:
         if exc.permanent or isinstance(exc, PermanentBackendError):

@@ -1,0 +1,465 @@
+"""RFC 2569 translation between LPD control files and IPP attributes.
+
+Pure functions, no I/O. This module holds the LPD -> IPP half
+(`controlfile_to_ipp`); the IPP -> LPD half will sit beside it and reuse the
+same tables read the other way.
+
+Theory of operation (LPD -> IPP)
+--------------------------------
+Every control-file letter the gateway knows is a row of `LINE_RULES`: which
+IPP attribute it feeds, how the operand converts, and the lossy rule written
+beside it (reference/lpd.md 2.2, 5.2, 5.7). Print-request letters have their
+own table, `FORMAT_RULES` (document-format per letter, and whether content
+sniffing may override it). Letters that cannot be printed are in
+`UNPRINTABLE_LETTERS`; their requests come back in `JobTicket.rejected`, so
+the server can NAK or abort the job with a reason.
+
+Text operands are decoded by one chain (strict UTF-8, then the configured
+legacy code page, default cp1252, then ISO-8859-1: never failing), stripped
+of control characters and truncated to IPP name(MAX) = 255 octets on a
+character boundary.
+
+Copies (reference/lpd.md 2.4): copies(file) = number of print lines naming it.
+When every file has the same count c > 1 and the lines are either each file
+repeated consecutively (BSD: uncollated) or the whole sequence repeated
+(LPRng: collated), the ticket has one document per file plus ``copies = c``
+and ``multiple-document-handling``. Any other pattern falls back to one
+document per print line, in order (cups-lpd's behaviour), without ``copies``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeAlias
+
+from gateway.lpd.controlfile import ControlFile, PrintRequest, decode_text, truncate
+
+__all__ = [
+    "FORMAT_RULES",
+    "LINE_RULES",
+    "UNPRINTABLE_LETTERS",
+    "DocumentTicket",
+    "FormatRule",
+    "JobTicket",
+    "LineRule",
+    "controlfile_to_ipp",
+    "sniff_document_format",
+]
+
+JSON: TypeAlias = Any
+
+NAME_MAX: Final = 255  # IPP name(MAX) / text(MAX) for these attributes, in octets
+
+OCTET_STREAM: Final = "application/octet-stream"
+POSTSCRIPT: Final = "application/postscript"
+PDF: Final = "application/pdf"
+PCL: Final = "application/vnd.hp-PCL"
+TEXT: Final = "text/plain"
+
+
+# ---------------------------------------------------------------------------
+# Document formats
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FormatRule:
+    """How one print-request letter becomes a document-format."""
+
+    letter: str
+    document_format: str  # used when sniffing finds nothing (or is not allowed)
+    sniff: bool  # whether content sniffing may override it
+    rule: str  # the lossy rule, in words
+
+
+FORMAT_RULES: Final[Mapping[str, FormatRule]] = {
+    r.letter: r
+    for r in (
+        FormatRule(
+            "f",
+            TEXT,
+            True,
+            "'formatted' text per RFC 1179, but used for everything (PS, PCL, PDF): "
+            "sniff; plain text when nothing matches. RFC 2569 says octet-stream.",
+        ),
+        FormatRule(
+            "l",
+            OCTET_STREAM,
+            True,
+            "'literal'/raw (Windows and CUPS default): sniff; octet-stream otherwise.",
+        ),
+        FormatRule("o", POSTSCRIPT, False, "PostScript (Windows NT), RFC 2569 4.3."),
+        FormatRule(
+            "p",
+            TEXT,
+            False,
+            "print through pr: the pr header and pagination are lost (cups-lpd: prettyprint).",
+        ),
+        FormatRule(
+            "r",
+            TEXT,
+            False,
+            "FORTRAN carriage control: the control column is printed as text (lossy).",
+        ),
+        FormatRule("d", "application/x-dvi", False, "TeX DVI (reference/lpd.md 2.2)."),
+    )
+}
+
+#: Letters with no printable IPP document-format (RFC 2569 Appendix C, the
+#: Kerberos and Palladium reserved letters). Jobs using them are rejected.
+UNPRINTABLE_LETTERS: Final = frozenset("cgkntvz")
+
+#: Any other lowercase letter (``x`` from unknown clients) is treated as raw.
+_UNKNOWN_LETTER_RULE: Final = FormatRule("?", OCTET_STREAM, True, "unknown letter: raw, sniffed")
+
+_SNIFFERS: Final[tuple[tuple[bytes, str], ...]] = (
+    (b"%PDF-", PDF),
+    (b"%!PS", POSTSCRIPT),
+    (b"\x04%!PS", POSTSCRIPT),  # Windows PostScript drivers start with ^D
+    (b"\x1b%-12345X", PCL),  # PJL universal exit language (PJL-wrapped PCL or PS)
+    (b"\x1bE", PCL),  # PCL printer reset
+)
+
+
+def sniff_document_format(head: bytes) -> str | None:
+    """Identify a document by its first bytes; ``None`` if unknown.
+
+    ``%PDF-`` -> PDF, ``%!PS`` -> PostScript, PJL UEL or PCL reset -> PCL.
+    A UTF-8 byte-order mark is skipped first.
+    """
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    for magic, mime in _SNIFFERS:
+        if head.startswith(magic):
+            return mime
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Control lines -> job attributes
+# ---------------------------------------------------------------------------
+
+
+def _clean_name(text: str) -> str | None:
+    """Control characters removed, cut to name(MAX) on a character boundary."""
+    text = "".join(c for c in text if c.isprintable()).strip()
+    if not text:
+        return None
+    return truncate(text, NAME_MAX).decode("utf-8")
+
+
+def _user(text: str) -> str | None:
+    name = _clean_name(text)
+    if name is not None and name.startswith("-"):
+        name = "_" + name[1:]  # FreeBSD: never let a user look like an option
+    return name
+
+
+def _host(text: str) -> str | None:
+    name = _clean_name(text)
+    if name is None or name.lower() == "localhost" or " " in name:
+        return None  # FreeBSD replaces these with the peer's name
+    return name
+
+
+def _int_in(allowed: frozenset[int]) -> Callable[[str], JSON]:
+    def convert(text: str) -> JSON:
+        text = text.strip()
+        if text.isdigit() and int(text) in allowed:
+            return int(text)
+        return None
+
+    return convert
+
+
+_KEYWORD_RE: Final = re.compile(r"^[a-z][a-z0-9._-]{0,62}$")
+
+
+def _keyword_map(mapping: Mapping[str, str]) -> Callable[[str], JSON]:
+    def convert(text: str) -> JSON:
+        key = text.strip().lower().replace("_", "-")
+        if key in mapping:
+            return mapping[key]
+        return key if _KEYWORD_RE.match(key) else None
+
+    return convert
+
+
+def _sides(text: str) -> JSON:
+    key = text.strip().lower()
+    if "tumble" in key or "short" in key:
+        return "two-sided-short-edge"
+    if key in ("2", "duplex") or "two" in key or "long" in key or "duplex" in key:
+        return "two-sided-long-edge"
+    if key in ("1", "simplex") or "one" in key or "simplex" in key:
+        return "one-sided"
+    return None
+
+
+def _orientation(text: str) -> JSON:
+    return {
+        "portrait": 3,
+        "landscape": 4,
+        "reverse-landscape": 5,
+        "reverse-portrait": 6,
+    }.get(text.strip().lower().replace("_", "-"))
+
+
+def _page_ranges(text: str) -> JSON:
+    ranges: list[list[int]] = []
+    for part in text.replace(" ", "").split(","):
+        match = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part)
+        if match is None:
+            return None
+        low = int(match.group(1))
+        high = int(match.group(2) or low)
+        if low < 1 or high < low:
+            return None
+        ranges.append([low, high])
+    return ranges or None
+
+
+def _priority(text: str) -> JSON:
+    text = text.strip()
+    if not text.isdigit() or int(text) > 39:
+        return None
+    return 100 - (int(text) * 99) // 39
+
+
+@dataclass(frozen=True, slots=True)
+class LineRule:
+    """One control-file code: the IPP attribute it feeds and how.
+
+    ``code`` is the line's character, or ``5x`` for a Sun feature line.
+    ``convert`` maps the decoded operand to a JSON value (``None`` = drop);
+    rules with ``convert=None`` are documentation of letters handled
+    specially (copies, names, formats) or deliberately ignored.
+    """
+
+    code: str
+    attribute: str | None
+    convert: Callable[[str], JSON] | None
+    rule: str
+
+
+LINE_RULES: Final[tuple[LineRule, ...]] = (
+    LineRule(
+        "P",
+        "requesting-user-name",
+        _user,
+        "user; 'anonymous' when missing or blank (cups-lpd); a leading '-' becomes '_'.",
+    ),
+    LineRule(
+        "H",
+        "job-originating-host-name",
+        _host,
+        "claimed host; blank, 'localhost' or containing spaces -> the peer's address "
+        "(FreeBSD). Only the first H counts.",
+    ),
+    LineRule(
+        "J",
+        "job-name",
+        None,
+        "job-name; falls back to the first non-blank N, then T. Truncated to 255 octets.",
+    ),
+    LineRule(
+        "L",
+        "job-sheets",
+        None,
+        "'standard' when L is present, 'none' when absent (RFC 2569 4.2). The banner "
+        "user name itself is lost.",
+    ),
+    LineRule("N", "document-name", None, "per document, from the N nearest its print line."),
+    LineRule("T", "job-name", None, "only a job-name fallback; pr titles are lost."),
+    LineRule("G", "number-up", _int_in(frozenset({1, 2, 4, 6, 9, 16})), "DEC number-up."),
+    LineRule("K", "sides", _sides, "DEC sides/plex words -> IPP sides keywords."),
+    LineRule(
+        "<",
+        "media-source",
+        _keyword_map({"upper": "top", "lower": "bottom", "lcf": "large-capacity"}),
+        "DEC input tray; other names passed on as keywords when keyword-shaped.",
+    ),
+    LineRule(
+        ">",
+        "output-bin",
+        _keyword_map({"upper": "top", "lower": "bottom", "facedown": "face-down"}),
+        "DEC output bin; other names passed on as keywords when keyword-shaped.",
+    ),
+    LineRule(
+        "O",
+        "orientation-requested",
+        _orientation,
+        "OSF orientation word; a Sun option list (anything else) is ignored.",
+    ),
+    LineRule("5P", "page-ranges", _page_ranges, "Sun page list '1-3,7'; malformed -> ignored."),
+    LineRule("5q", "job-priority", _priority, "Sun priority 0 (high)..39 (low) -> 100..1 (lossy)."),
+    LineRule("5T", "document-format", None, "Sun content type: applied per document."),
+    LineRule("C", None, None, "banner class: no IPP equivalent (RFC 2569 App. C)."),
+    LineRule("I", None, None, "indent: lost."),
+    LineRule("W", None, None, "width: lost."),
+    LineRule("M", None, None, "mail: never acted on (no notification mapping here)."),
+    LineRule("S", None, None, "symlink data: ignored."),
+    LineRule("U", None, None, "unlink: ignored, never used as a path."),
+    LineRule("1", None, None, "troff fonts 1-4: lost."),
+    LineRule("A", None, None, "LPRng job id: kept only in the control file."),
+    LineRule("D", None, None, "submit date: informational, ignored."),
+    LineRule("Q", None, None, "LPRng queue name: ignored (the queue is the connection's)."),
+    LineRule("R", None, None, "accounting: ignored."),
+    LineRule("Z", None, None, "filter options: ignored (an allowlist may map them later)."),
+    LineRule("E", None, None, "environment: ignored (dangerous)."),
+)
+
+_SUN_CONTENT_TYPES: Final[Mapping[str, str]] = {
+    "postscript": POSTSCRIPT,
+    "simple": TEXT,
+    "text": TEXT,
+    "pcl": PCL,
+    "pdf": PDF,
+}
+
+
+# ---------------------------------------------------------------------------
+# The ticket
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentTicket:
+    """One document to print: the data file (name as the client sent it),
+    its document-name (``None`` if the client gave none), document-format,
+    and any per-document attributes."""
+
+    data_file: str
+    document_name: str | None
+    document_format: str
+    attributes: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobTicket:
+    """The IPP view of one LPD job.
+
+    ``attributes`` are job attributes (IPP names, JSON values);
+    ``documents`` are in print order. ``rejected`` holds print requests
+    whose letter cannot be printed (`UNPRINTABLE_LETTERS`);
+    ``missing_data_files`` the data files referenced but absent from
+    ``data_heads``; ``notes`` human-readable remarks on lossy mapping.
+    """
+
+    attributes: dict[str, JSON]
+    documents: list[DocumentTicket]
+    rejected: tuple[PrintRequest, ...] = ()
+    missing_data_files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _copies(sequence: list[str]) -> tuple[int, str | None] | None:
+    """(copies, multiple-document-handling) if the print lines are a clean
+    repetition, else ``None`` (fall back to one document per line)."""
+    distinct = list(dict.fromkeys(sequence))
+    counts = {name: sequence.count(name) for name in distinct}
+    copies = counts[distinct[0]]
+    if any(c != copies for c in counts.values()):
+        return None
+    if copies == 1:
+        return 1, None
+    if len(distinct) == 1:
+        return copies, None
+    if sequence == [name for name in distinct for _ in range(copies)]:
+        return copies, "separate-documents-uncollated-copies"
+    if sequence == distinct * copies:
+        return copies, "separate-documents-collated-copies"
+    return None
+
+
+def controlfile_to_ipp(
+    cf: ControlFile,
+    data_heads: Mapping[str, bytes],
+    *,
+    legacy_encoding: str = "cp1252",
+    peer_host: str | None = None,
+) -> JobTicket:
+    """Map a control file (and the first bytes of each data file) to IPP.
+
+    ``data_heads`` maps each data-file name the client sent to the first
+    bytes of that file (a few hundred are plenty for sniffing).
+    ``peer_host`` is used for job-originating-host-name when ``H`` is
+    missing, blank or ``localhost``. Never raises on any control file.
+    """
+
+    def text(code: str) -> str | None:
+        return cf.text(code, legacy_encoding)
+
+    notes: list[str] = []
+    attributes: dict[str, JSON] = {}
+
+    # Simple job-level rows of LINE_RULES.
+    sun = {chr(v[0]): decode_text(v[1:], legacy_encoding) for v in reversed(cf.get_all("5")) if v}
+    for rule in LINE_RULES:
+        if rule.attribute is None or rule.convert is None:
+            continue
+        raw = sun.get(rule.code[1]) if rule.code.startswith("5") else text(rule.code)
+        if raw is None:
+            continue
+        value = rule.convert(raw)
+        if value is None:
+            notes.append(f"{rule.code} {raw!r} not mapped: {rule.rule}")
+            continue
+        attributes[rule.attribute] = value
+
+    attributes.setdefault("requesting-user-name", "anonymous")
+    if "job-originating-host-name" not in attributes and peer_host:
+        attributes["job-originating-host-name"] = peer_host
+
+    requests = cf.requests(legacy_encoding)
+    job_name = _clean_name(text("J") or "")
+    if job_name is None:
+        n_names = (_clean_name(decode_text(v, legacy_encoding)) for v in cf.get_all("N"))
+        first_n = next((n for n in n_names if n is not None), None)
+        job_name = first_n or _clean_name(text("T") or "")
+    if job_name is not None:
+        attributes["job-name"] = job_name
+    attributes["job-sheets"] = "standard" if cf.get("L") is not None else "none"
+
+    # Print requests -> documents.
+    printable = [r for r in requests if r.letter not in UNPRINTABLE_LETTERS]
+    rejected = tuple(r for r in requests if r.letter in UNPRINTABLE_LETTERS)
+    forced_format = _SUN_CONTENT_TYPES.get((sun.get("T") or "").strip().lower())
+
+    def document(request: PrintRequest) -> DocumentTicket:
+        rule = FORMAT_RULES.get(request.letter, _UNKNOWN_LETTER_RULE)
+        fmt = forced_format or rule.document_format
+        if forced_format is None and rule.sniff:
+            fmt = sniff_document_format(data_heads.get(request.data_file, b"")) or fmt
+        doc_name: str | None = None
+        if request.document_name is not None:
+            doc_name = _clean_name(request.document_name) or "(standard input)"
+        return DocumentTicket(request.data_file, doc_name, fmt)
+
+    sequence = [r.data_file for r in printable]
+    documents: list[DocumentTicket] = []
+    if sequence:
+        copies = _copies(sequence)
+        if copies is None:
+            notes.append("uneven or interleaved copies: one document per print line")
+            documents = [document(r) for r in printable]
+        else:
+            count, handling = copies
+            first: dict[str, PrintRequest] = {}
+            for r in printable:
+                first.setdefault(r.data_file, r)
+            documents = [document(r) for r in first.values()]
+            if count > 1:
+                attributes["copies"] = count
+            if handling is not None:
+                attributes["multiple-document-handling"] = handling
+    missing = tuple(dict.fromkeys(r.data_file for r in printable if r.data_file not in data_heads))
+    return JobTicket(
+        attributes=attributes,
+        documents=documents,
+        rejected=rejected,
+        missing_data_files=missing,
+        notes=tuple(notes),
+    )
