@@ -1,0 +1,146 @@
+"""Run CUPS's ippeveprinter (Debian cups-ipp-utils) as a real IPP printer for tests.
+
+ippeveprinter registers with Avahi over the system D-Bus, so both daemons are
+started first when they are not running. Readiness is read from its own
+verbose output (it prints printer-uuid once its listeners are open).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from tests.peers import require
+
+DBUS_SOCKET = Path("/run/dbus/system_bus_socket")
+
+
+def ensure_system_daemons() -> None:
+    """Start dbus-daemon --system and avahi-daemon unless they already run."""
+    if not DBUS_SOCKET.exists():
+        Path("/run/dbus").mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [str(require("dbus-daemon")), "--system", "--fork"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    if (
+        subprocess.run(["pgrep", "-x", "avahi-daemon"], capture_output=True, check=False).returncode
+        != 0
+    ):
+        subprocess.run(
+            [str(require("avahi-daemon")), "--daemonize", "--no-chroot"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Eve:
+    """A running ippeveprinter."""
+
+    port: int
+    spool: Path
+    process: trio.Process
+    output: list[str]
+
+    @property
+    def uri(self) -> str:
+        return f"ipp://127.0.0.1:{self.port}/ipp/print"
+
+    def files(self) -> list[Path]:
+        """Documents it kept (-k), oldest job first."""
+        return sorted(
+            (p for p in self.spool.iterdir() if not p.name.endswith(".prn")),
+            key=lambda p: int(p.name.split("-", 1)[0]),
+        )
+
+
+@asynccontextmanager
+async def ippeveprinter(
+    spool: Path,
+    *,
+    formats: Sequence[str] = (
+        "application/pdf",
+        "text/plain",
+        "image/jpeg",
+        "application/octet-stream",
+    ),
+    command: Path | None = None,
+    port: int | None = None,
+    name: str = "Gateway Test Printer",
+) -> AsyncIterator[Eve]:
+    """Start ippeveprinter on 127.0.0.1 and stop it afterwards."""
+    ensure_system_daemons()
+    spool.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    args = [
+        str(require("ippeveprinter")),
+        "-v",
+        "-k",
+        "-p",
+        str(port),
+        "-d",
+        str(spool),
+        "-f",
+        ",".join(formats),
+    ]
+    if command is not None:
+        args += ["-c", str(command)]
+    process = await trio.lowlevel.open_process(
+        [*args, name],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, LC_ALL="C"),
+    )
+    output: list[str] = []
+    eve = Eve(port, spool, process, output)
+    try:
+        assert process.stderr is not None
+        buffer = b""
+        with trio.fail_after(20):
+            while not any("printer-uuid=" in line for line in output):
+                chunk = await process.stderr.receive_some(4096)
+                if not chunk:
+                    raise RuntimeError("ippeveprinter exited:\n" + "\n".join(output))
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                output += [line.decode("utf-8", "replace") for line in lines]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_drain, process, output, buffer)
+            yield eve
+            nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            process.terminate()
+            with trio.move_on_after(10):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def _drain(process: trio.Process, output: list[str], buffer: bytes) -> None:
+    assert process.stderr is not None
+    while True:
+        chunk = await process.stderr.receive_some(65536)
+        if not chunk:
+            return
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        output += [line.decode("utf-8", "replace") for line in lines]
