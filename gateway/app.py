@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from gateway import backends
+from gateway import backends, privileges
 from gateway.config import Config, ListenAddress, machine_hostname
 from gateway.core.context import GatewayContext
 from gateway.core.dispatcher import Dispatcher
@@ -141,12 +141,28 @@ async def run(
                 sock.close()
 
         stack.callback(close_sockets)
-        lpd_socks = [bind(a, "LPD", "--lpd-listen") for a in config.lpd.listen]
+        try:
+            inherited = privileges.inherited_sockets()
+        except privileges.PrivilegeError as exc:
+            raise StartupError(str(exc)) from None
+        lpd_socks = inherited.get("lpd") or [
+            bind(a, "LPD", "--lpd-listen") for a in config.lpd.listen
+        ]
         sockets += lpd_socks
-        ipp_socks = [bind(a, "IPP", "--ipp-listen") for a in config.ipp.listen]
+        ipp_socks = inherited.get("ipp") or [
+            bind(a, "IPP", "--ipp-listen") for a in config.ipp.listen
+        ]
         sockets += ipp_socks
-        ipps_socks = [bind(a, "IPPS", "ipp.tls_listen") for a in config.ipp.tls_listen]
+        ipps_socks = inherited.get("ipps") or [
+            bind(a, "IPPS", "ipp.tls_listen") for a in config.ipp.tls_listen
+        ]
         sockets += ipps_socks
+        if config.user:
+            try:
+                privileges.drop_to(config.user, config.group or None, config.spool_dir)
+            except (privileges.PrivilegeError, OSError) as exc:
+                raise StartupError(f"cannot run as user {config.user!r}: {exc}") from None
+            log.info("running as user %s", config.user)
         await _serve(config, lpd_socks, ipp_socks, ipps_socks, task_status, signals)
 
 

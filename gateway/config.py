@@ -253,6 +253,8 @@ class Config:
     dispatch: DispatchConfig = DispatchConfig()
     log_level: str = "info"
     hostname: str = ""
+    user: str = ""  # drop root for this user after binding
+    group: str = ""
     source: str = "<defaults>"
 
     @property
@@ -413,6 +415,8 @@ _GATEWAY_KEYS: dict[str, Parser] = {
     "spool_dir": _path,
     "log_level": _log_level,
     "hostname": _str,
+    "user": _str,
+    "group": _str,
 }
 
 _QUEUE_KEYS: dict[str, Parser] = {
@@ -506,6 +510,8 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         dispatch=sections["dispatch"],
         log_level=top.get("log_level", "info"),
         hostname=top.get("hostname", ""),
+        user=top.get("user", ""),
+        group=top.get("group", ""),
         source=source,
     )
 
