@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     lprng cups-daemon cups-common cups-ipp-utils libcups2 rlpr \
-    dbus avahi-daemon avahi-utils ca-certificates python3-venv python3-pip
+    dbus avahi-daemon avahi-utils ca-certificates python3-venv python3-pip systemd
 mkdir -p "$PEERS_ROOT"
 tmp=$(mktemp -d)
 (
