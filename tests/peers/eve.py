@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,8 +23,15 @@ from tests.peers import require
 DBUS_SOCKET = Path("/run/dbus/system_bus_socket")
 
 
+AVAHI_CONF = Path(__file__).with_name("avahi-daemon.conf")
+_avahi_started = False
+
+
 def ensure_system_daemons() -> None:
-    """Start dbus-daemon --system and avahi-daemon unless they already run."""
+    """Start dbus-daemon --system, and avahi-daemon restricted to loopback (once per
+    test run, replacing any instance with another configuration), so that no
+    multicast leaves the machine."""
+    global _avahi_started
     if not DBUS_SOCKET.exists():
         Path("/run/dbus").mkdir(parents=True, exist_ok=True)
         subprocess.run(
@@ -32,16 +40,21 @@ def ensure_system_daemons() -> None:
             capture_output=True,
             timeout=30,
         )
-    if (
-        subprocess.run(["pgrep", "-x", "avahi-daemon"], capture_output=True, check=False).returncode
-        != 0
-    ):
-        subprocess.run(
-            [str(require("avahi-daemon")), "--daemonize", "--no-chroot"],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
+    if _avahi_started:
+        return
+    avahi = str(require("avahi-daemon"))
+    subprocess.run([avahi, "--kill"], capture_output=True, timeout=30, check=False)
+    for _ in range(100):  # --kill returns before the old daemon has let go of its pid file
+        if subprocess.run([avahi, "--check"], capture_output=True, check=False).returncode:
+            break
+        time.sleep(0.05)
+    subprocess.run(
+        [avahi, "--daemonize", "--no-chroot", "-f", str(AVAHI_CONF)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    _avahi_started = True
 
 
 def free_port() -> int:

@@ -12,6 +12,9 @@ apt-get update
 apt-get install -y --no-install-recommends \
     lprng cups-daemon cups-common cups-ipp-utils libcups2 rlpr \
     dbus avahi-daemon avahi-utils ca-certificates python3-venv python3-pip systemd
+# The tests start avahi-daemon themselves, on loopback only (tests/peers/eve.py);
+# stop any instance the package scripts started with the default configuration.
+avahi-daemon --kill 2>/dev/null || true
 mkdir -p "$PEERS_ROOT"
 tmp=$(mktemp -d)
 (
