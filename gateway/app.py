@@ -28,6 +28,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import Spool
+from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway")
 
@@ -206,7 +207,9 @@ async def _serve(
             retry_max=config.dispatch.retry_max,
             multiple_operation_timeout=config.ipp.multiple_operation_timeout,
         )
-        context = GatewayContext(config, spool, queues, dispatcher, hostname)
+        context = GatewayContext(
+            config, spool, queues, dispatcher, hostname, metrics=Metrics(spool, queues)
+        )
         running = Running(
             context,
             lpd=[_address(s) for s in lpd_socks],

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.config import Config
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.queues import Queues
 from gateway.core.spool import Spool
+
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +24,4 @@ class GatewayContext:
     queues: Queues
     dispatcher: Dispatcher
     hostname: str
+    metrics: Metrics | None = None  # always set by the app; optional for tests
