@@ -10,6 +10,7 @@ from typing import Any
 from gateway.backends.base import Backend
 from gateway.backends.file import FileBackend
 from gateway.backends.ipp import IppBackend
+from gateway.backends.lpd import LPD_OPTIONS, LpdBackend
 from gateway.config import QueueConfig
 
 
@@ -78,8 +79,16 @@ def _ipp(queue: QueueConfig, context: BackendContext) -> Backend:
     )
 
 
+def _lpd(queue: QueueConfig, context: BackendContext) -> Backend:
+    options = check_options(queue, LPD_OPTIONS)
+    try:
+        return LpdBackend(queue.backend, options, hostname=context.hostname)
+    except ValueError as exc:
+        raise BackendUnavailable(f"queue {queue.name}: {queue.backend}: {exc}") from exc
+
+
 #: scheme -> factory. Backends register here as they are built.
-FACTORIES: dict[str, Factory] = {"file": _file, "ipp": _ipp, "ipps": _ipp}
+FACTORIES: dict[str, Factory] = {"file": _file, "ipp": _ipp, "ipps": _ipp, "lpd": _lpd}
 
 
 def create(queue: QueueConfig, context: BackendContext) -> Backend:

@@ -1,8 +1,8 @@
 """RFC 2569 translation between LPD control files and IPP attributes.
 
-Pure functions, no I/O. This module holds the LPD -> IPP half
-(`controlfile_to_ipp`); the IPP -> LPD half will sit beside it and reuse the
-same tables read the other way.
+Pure functions, no I/O. The LPD -> IPP half is `controlfile_to_ipp`; the
+IPP -> LPD half, `ipp_to_controlfile`, is at the end of the module with its
+own theory of operation.
 
 Theory of operation (LPD -> IPP)
 --------------------------------
@@ -30,21 +30,38 @@ document per print line, in order (cups-lpd's behaviour), without ``copies``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
-from gateway.lpd.controlfile import ControlFile, PrintRequest, decode_text, truncate
+from gateway.core.job import Job
+from gateway.lpd.controlfile import ControlFile, ControlLine, PrintRequest, decode_text, truncate
 
 __all__ = [
+    "COPIES_RULE",
     "FORMAT_RULES",
+    "LETTER_RULES",
     "LINE_RULES",
+    "LPD_CHARSETS",
+    "LPD_FORMAT_LETTERS",
+    "LPD_LIMITS",
+    "LPD_MAX_COPIES",
     "UNPRINTABLE_LETTERS",
     "DocumentTicket",
     "FormatRule",
     "JobTicket",
     "LineRule",
+    "LpdDataFile",
+    "LpdJobTicket",
+    "LpdOutputOptions",
+    "control_file_name",
     "controlfile_to_ipp",
+    "data_file_name",
+    "ipp_to_controlfile",
+    "lpd_file_host",
+    "lpd_letter",
+    "lpd_user_name",
     "sniff_document_format",
 ]
 
@@ -461,5 +478,279 @@ def controlfile_to_ipp(
         documents=documents,
         rejected=rejected,
         missing_data_files=missing,
+        notes=tuple(notes),
+    )
+
+
+# ===========================================================================
+# IPP -> LPD (RFC 2569 section 6, reference/lpd.md 5.4)
+# ===========================================================================
+#
+# Theory of operation (IPP -> LPD)
+# --------------------------------
+# `ipp_to_controlfile` builds the control file for one gateway job, given the
+# LPD job number the backend chose and the queue's `LpdOutputOptions`. Lines,
+# in this order (RFC 2569 6.1: H first, P second):
+#
+#   H  the gateway's own host (RFC 2569: SHALL be the mapper's host, because
+#      BSD matches a later remove against the connecting host);
+#   P  the requesting user as an LPD user token (`lpd_user_name`): ASCII,
+#      no blanks, never starting with '-'. The backend removes jobs with the
+#      same token as agent, so P and the remove agent always agree;
+#   J  job-name (else the first document-name), <= 99 octets;
+#   L  the P user when job-sheets is not 'none' (or banner=on);
+#   then per document: the print line (letter + data-file name), U, N.
+#
+# Copies (`COPIES_RULE`): by default the print line is repeated `copies`
+# times per document (RFC 2569 6.2, uncollated: f f U N, then the next
+# document). multiple-document-handling = separate-documents-collated-copies
+# (or single-document*, which LPD cannot express) repeats the whole sequence
+# of print lines instead, as LPRng does; the LPD -> IPP half reads both back.
+# manual_copies=on writes one print line per document and the backend sends
+# the document's bytes `copies` times inside its data file (CUPS default).
+#
+# Text is truncated only here, to RFC 1179's 31/99/131 octets, between
+# characters, in the queue's charset: utf-8 (default), latin-1 (unencodable
+# characters become '?'), or ascii (accents transliterated, then '?').
+
+#: Print letters the ``format=`` option may force (RFC 1179 section 7).
+LPD_FORMAT_LETTERS: Final = frozenset("cdfglnoprtv")
+
+#: Text limits on output, in octets (RFC 1179: P/H 31, J 99, N 131).
+LPD_LIMITS: Final[Mapping[str, int]] = {"H": 31, "P": 31, "L": 31, "J": 99, "N": 131, "U": 131}
+
+#: At most this many copies are written as repeated print lines.
+LPD_MAX_COPIES: Final = 999
+
+LPD_CHARSETS: Final = ("utf-8", "latin-1", "ascii")
+
+#: document-format -> print letter, before the format= option (reference/lpd.md 5.4).
+LETTER_RULES: Final[tuple[tuple[str, str, str], ...]] = (
+    ("text/plain", "f", "plain text: 'f' (formatted: the server's text filter pages it)"),
+    (
+        POSTSCRIPT,
+        "l",
+        "PostScript: 'l' (RFC 2569 6.2: SHALL NOT send 'o'); postscript=o sends 'o' for "
+        "servers that want it (Windows NT)",
+    ),
+    ("*", "l", "anything else (PDF, PCL, raster, octet-stream): 'l', raw, as CUPS sends"),
+)
+
+COPIES_RULE: Final = (
+    "copies c: the print line c times per document (uncollated, RFC 2569); "
+    "separate-documents-collated-copies repeats the whole sequence; single-document* "
+    "cannot be expressed and is sent collated; manual_copies=on repeats the data instead"
+)
+
+_DATA_FILE_LETTERS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_MAX_DOCUMENTS: Final = 52 * 16  # dfA..dfz, efA..efz, ... sfz (BSD lpr nfile())
+
+
+@dataclass(frozen=True, slots=True)
+class LpdOutputOptions:
+    """How a queue writes control files (its backend options).
+
+    ``host`` is the gateway's host name (``H`` and file names).
+    ``format_letter`` forces one print letter for every document (format=).
+    ``postscript_letter`` is the letter for application/postscript.
+    ``banner``: ``None`` follows job-sheets, ``True``/``False`` force L on/off.
+    """
+
+    host: str
+    format_letter: str | None = None
+    postscript_letter: str = "l"
+    banner: bool | None = None
+    manual_copies: bool = False
+    sanitize_title: bool = False
+    charset: str = "utf-8"
+
+    def __post_init__(self) -> None:
+        if self.format_letter is not None and self.format_letter not in LPD_FORMAT_LETTERS:
+            raise ValueError(f"format={self.format_letter!r}: not one of c d f g l n o p r t v")
+        if self.postscript_letter not in ("l", "o", "f"):
+            raise ValueError(f"postscript={self.postscript_letter!r}: not l, o or f")
+        if self.charset not in LPD_CHARSETS:
+            raise ValueError(f"charset={self.charset!r}: not one of {', '.join(LPD_CHARSETS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class LpdDataFile:
+    """One data file to send: its name, the job document (0-based index in
+    ``job.documents``) and how many times the document's bytes are repeated
+    inside it (``copies`` with manual_copies=on, else 1)."""
+
+    name: str
+    document: int
+    repeat: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LpdJobTicket:
+    """The LPD view of one gateway job: the control file, its name, the data
+    files in document order, and remarks on what the mapping lost."""
+
+    job_number: int
+    control_file_name: str
+    control_file: ControlFile
+    data_files: tuple[LpdDataFile, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _ascii_fold(text: str) -> str:
+    """Accents dropped (NFKD), anything else non-ASCII becomes '?'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    out = []
+    for char in decomposed:
+        if unicodedata.combining(char):
+            continue
+        out.append(char if ord(char) < 128 else "?")
+    return "".join(out)
+
+
+def _lpd_text(text: str, limit: int, charset: str) -> bytes:
+    """Printable text in ``charset``, cut to ``limit`` octets between characters."""
+    text = "".join(c if c.isprintable() else " " for c in text).strip()
+    if charset == "ascii":
+        text = _ascii_fold(text)
+    return truncate(text, limit, charset, "replace")
+
+
+def lpd_user_name(user: str) -> str:
+    """The LPD user token for ``P``, ``L`` and the remove agent.
+
+    ASCII (accents transliterated), letters, digits and ``. _ -`` kept, any
+    other character becomes ``_``, never starting with ``-`` (an option to
+    BSD tools), at most 31 characters; ``anonymous`` when nothing is left.
+    """
+    folded = _ascii_fold(user)
+    token = "".join(c if c.isalnum() or c in "._-" else "_" for c in folded).strip("_")
+    if token.startswith("-"):
+        token = "_" + token[1:]
+    return token[:31] or "anonymous"
+
+
+def lpd_file_host(host: str) -> str:
+    """The host part of control/data file names: letters, digits, '.' and
+    '-' only, cut to 15 characters as CUPS does (``%.15s``)."""
+    cleaned = "".join(c for c in _ascii_fold(host) if c.isalnum() or c in ".-")
+    return cleaned[:15] or "gateway"
+
+
+def data_file_name(index: int, job_number: int, host: str) -> str:
+    """``dfA<nnn><host>`` for the first data file, ``dfB...`` for the next,
+    ``dfz`` for the 52nd, then ``efA`` ... as BSD lpr does."""
+    if not 0 <= index < _MAX_DOCUMENTS:
+        raise ValueError(f"an LPD job holds at most {_MAX_DOCUMENTS} data files")
+    prefix = chr(ord("d") + index // 52)
+    return f"{prefix}f{_DATA_FILE_LETTERS[index % 52]}{job_number:03d}{lpd_file_host(host)}"
+
+
+def control_file_name(job_number: int, host: str) -> str:
+    """``cfA<nnn><host>`` (host cut to 15 characters)."""
+    if not 0 <= job_number <= 999:
+        raise ValueError(f"LPD job numbers are 0..999, not {job_number}")
+    return f"cfA{job_number:03d}{lpd_file_host(host)}"
+
+
+def lpd_letter(document_format: str, options: LpdOutputOptions) -> str:
+    """The print letter for a document: format= first, then `LETTER_RULES`."""
+    if options.format_letter is not None:
+        return options.format_letter
+    mime = document_format.split(";", 1)[0].strip().lower()
+    for rule_mime, letter, _rule in LETTER_RULES:
+        if rule_mime in (mime, "*"):
+            return options.postscript_letter if rule_mime == POSTSCRIPT else letter
+    return "l"
+
+
+def _sheets_wanted(value: JSON) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and v not in ("", "none") for v in values)
+
+
+def _title(text: str, options: LpdOutputOptions) -> str:
+    if options.sanitize_title:
+        return "".join(c if (c.isascii() and c.isalnum()) or c == " " else "_" for c in text)
+    return text
+
+
+def ipp_to_controlfile(job: Job, job_number: int, options: LpdOutputOptions) -> LpdJobTicket:
+    """Build the control file of ``job`` as LPD job ``job_number`` (pure).
+
+    See the theory of operation above for every rule. Raises `ValueError`
+    for a job without documents or with more than 832 of them.
+    """
+    if not job.documents:
+        raise ValueError(f"job {job.id} has no documents")
+    if len(job.documents) > _MAX_DOCUMENTS:
+        raise ValueError(f"job {job.id} has more than {_MAX_DOCUMENTS} documents")
+    charset = options.charset
+    notes: list[str] = []
+    user = lpd_user_name(job.user)
+    if user != job.user:
+        notes.append(f"user {job.user!r} sent as {user!r}")
+    lines: list[ControlLine] = [
+        ControlLine("H", _lpd_text(options.host, LPD_LIMITS["H"], charset) or b"gateway"),
+        ControlLine("P", user.encode("ascii")),
+    ]
+    job_name = job.attributes.get("job-name")
+    if not isinstance(job_name, str) or not job_name:
+        job_name = next((d.name for d in job.documents if d.name), "")
+    if job_name:
+        title = _lpd_text(_title(job_name, options), LPD_LIMITS["J"], charset)
+        if title:
+            lines.append(ControlLine("J", title))
+    banner = options.banner
+    if banner is None:
+        banner = _sheets_wanted(job.attributes.get("job-sheets", "none"))
+    if banner:
+        lines.append(ControlLine("L", user.encode("ascii")))
+
+    copies_value = job.attributes.get("copies", 1)
+    copies = copies_value if isinstance(copies_value, int) and copies_value > 0 else 1
+    if copies > LPD_MAX_COPIES:
+        notes.append(f"copies {copies} cut to {LPD_MAX_COPIES}")
+        copies = LPD_MAX_COPIES
+    handling = job.attributes.get("multiple-document-handling")
+    collated = handling in (
+        "separate-documents-collated-copies",
+        "single-document",
+        "single-document-new-sheet",
+    )
+    if isinstance(handling, str) and handling.startswith("single-document"):
+        notes.append(f"multiple-document-handling {handling} sent as collated copies")
+
+    files = [data_file_name(i, job_number, options.host) for i in range(len(job.documents))]
+    letters = [lpd_letter(d.format, options) for d in job.documents]
+    names = [
+        _lpd_text(_title(d.name, options), LPD_LIMITS["N"], charset) if d.name else b""
+        for d in job.documents
+    ]
+    repeat = copies if options.manual_copies else 1
+    line_copies = 1 if options.manual_copies else copies
+
+    def print_line(i: int) -> ControlLine:
+        return ControlLine(letters[i], files[i].encode("ascii"))
+
+    if collated and line_copies > 1 and len(job.documents) > 1:
+        for i in range(len(files)):
+            lines.append(print_line(i))
+            if names[i]:
+                lines.append(ControlLine("N", names[i]))
+        for _ in range(line_copies - 1):
+            lines.extend(print_line(i) for i in range(len(files)))
+        lines.extend(ControlLine("U", f.encode("ascii")) for f in files)
+    else:
+        for i, name in enumerate(files):
+            lines.extend(print_line(i) for _ in range(line_copies))
+            lines.append(ControlLine("U", name.encode("ascii")))
+            if names[i]:
+                lines.append(ControlLine("N", names[i]))
+
+    return LpdJobTicket(
+        job_number=job_number,
+        control_file_name=control_file_name(job_number, options.host),
+        control_file=ControlFile(tuple(lines)),
+        data_files=tuple(LpdDataFile(f, i, repeat) for i, f in enumerate(files)),
         notes=tuple(notes),
     )
