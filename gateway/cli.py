@@ -16,7 +16,7 @@ from typing import NoReturn
 
 import trio
 
-from gateway import __version__, app, config
+from gateway import __version__, app, backends, config
 from gateway import log as gateway_log
 
 PROG = "lpd-ipp-gateway"
@@ -177,6 +177,13 @@ def _check(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    context = backends.BackendContext(config.machine_hostname(cfg), cfg.spool_dir)
+    for queue in cfg.queues:
+        try:
+            backends.create(queue, context)  # checks the backend's options; opens nothing
+        except backends.BackendUnavailable as exc:
+            print(f"{PROG}: {args.file}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     print(f"{args.file}: OK")
     print(f"  spool dir: {cfg.spool_dir}")
     print(f"  LPD listen: {', '.join(map(str, cfg.lpd.listen)) or '(none)'}")

@@ -99,6 +99,19 @@ def test_bad_queue_flag_is_one_line() -> None:
         assert "--queue" in lines[0]
 
 
+def test_check_config_checks_backend_options(tmp_path: Path) -> None:
+    conf = tmp_path / "gw.toml"
+    conf.write_text(
+        "[queues.office]\nbackend = 'lpd://printer.example/raw'\n"
+        "backend_options = { order = 'sideways' }\n"
+    )
+    result = run_cli(["check-config", str(conf)])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"{conf}: queue office:" in lines[0] and "order" in lines[0]
+
+
 def test_check_config_accepts_the_example() -> None:
     example = Path(__file__).resolve().parents[2] / "conf" / "gateway.toml"
     result = run_cli(["check-config", str(example)])
