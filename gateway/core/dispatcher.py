@@ -40,6 +40,12 @@ from gateway.log import job_event
 
 log = logging.getLogger("gateway.dispatcher")
 
+#: States of a job the dispatcher has handed to a backend.
+FORWARDED = (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
+#: A forwarded job that waits in the printer's own queue is still processing here:
+#: mapping it back to pending would make the worker send it again.
+REMOTE_STATE = {JobState.PENDING: JobState.PROCESSING, JobState.PENDING_HELD: JobState.PROCESSING}
+
 TRACK_INITIAL = 0.5
 TRACK_MAX = 30.0
 CANCEL_ATTEMPTS = 5
@@ -158,13 +164,17 @@ class Dispatcher:
 
     async def _forward(self, queue: Queue, job: Job) -> int | None:
         """Send one job; the job id when the backend took it as still processing."""
-        job = await self.spool.transition(
+        moved = await self.spool.transition_if(
             job.id,
+            (JobState.PENDING,),
             JobState.PROCESSING,
             reasons=("job-printing",),
             message=f"sending to {queue.backend.uri}",
             attempts=job.attempts + 1,
         )
+        if moved is None:  # canceled or held just now
+            return None
+        job = moved
         job_event("forwarding", job, backend=queue.backend.uri, attempt=job.attempts)
         queue.busy = True
         scope = trio.CancelScope()
@@ -242,14 +252,8 @@ class Dispatcher:
         self, job: Job, state: JobState, reasons: tuple[str, ...], message: str, **changes: object
     ) -> Job | None:
         """Move a job out of processing unless something else (a cancel) ended it."""
-        current = self.spool.get(job.id)
-        if current is None or current.state not in (
-            JobState.PROCESSING,
-            JobState.PROCESSING_STOPPED,
-        ):
-            return None
-        return await self.spool.transition(
-            job.id, state, reasons=reasons, message=message, **changes
+        return await self.spool.transition_if(
+            job.id, FORWARDED, state, reasons=reasons, message=message, **changes
         )
 
     # ------------------------------------------------------------------
@@ -282,8 +286,9 @@ class Dispatcher:
                 job = self.spool.get(job_id)
                 if job is None or job.state.is_terminal:
                     return
+                state = REMOTE_STATE.get(status.state, status.state)
                 changed = (
-                    status.state != job.state
+                    state != job.state
                     or status.reasons != job.state_reasons
                     or (status.message and status.message != job.state_message)
                 )
@@ -294,13 +299,16 @@ class Dispatcher:
                 changes: dict[str, object] = {}
                 if status.impressions_completed is not None:
                     changes["impressions_completed"] = status.impressions_completed
-                new = await self.spool.transition(
+                new = await self.spool.transition_if(
                     job_id,
-                    status.state,
+                    FORWARDED,
+                    state,
                     reasons=status.reasons,
                     message=status.message or job.state_message,
                     **changes,
                 )
+                if new is None:  # canceled here meanwhile; the canceller takes over
+                    return
                 if new.state.is_terminal:
                     job_event(new.state.keyword, new, backend=queue.backend.uri)
                     return

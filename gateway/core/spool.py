@@ -42,7 +42,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -565,6 +565,28 @@ class Spool:
         if message is not None:
             changes["state_message"] = message
         return await self.update(job_id, state=state, **changes)
+
+    async def transition_if(
+        self,
+        job_id: int,
+        only_from: Collection[JobState],
+        state: JobState,
+        *,
+        reasons: Iterable[str] | None = None,
+        message: str | None = None,
+        **changes: Any,
+    ) -> Job | None:
+        """Like `transition`, but only while the job is in one of ``only_from``,
+        checked under the lock: None when something else (a cancel) moved it first."""
+        if reasons is not None:
+            changes["state_reasons"] = tuple(reasons) or ("none",)
+        if message is not None:
+            changes["state_message"] = message
+        async with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state not in only_from:
+                return None
+            return await self._store(_stamp(job, job.evolve(state=state, **changes)), old=job)
 
     async def cancel(
         self, job_id: int, *, reason: str = "job-canceled-by-user", message: str = ""

@@ -260,3 +260,42 @@ async def test_crash_after_delivery_before_record_leaves_one_copy(tmp_path: Path
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert sorted(after) == sorted(before) == [f"job-{job.id}-1.txt", f"job-{job.id}.json"]
     assert after[f"job-{job.id}-1.txt"] == before[f"job-{job.id}-1.txt"]
+
+
+async def test_remote_pending_job_is_not_sent_again(
+    running: tuple[Spool, ScriptedBackend, Dispatcher],
+) -> None:
+    spool, backend, _ = running
+    backend.script = [Submission(JobState.PROCESSING, remote_job_id="5")]
+    backend.remote["5"] = RemoteJobStatus(JobState.PENDING, ("job-queued",), "queued")
+    job = await spool_job(spool)
+    events = [trio.Event()]
+    spool.add_listener(lambda j, old: events[-1].set())
+    with trio.fail_after(10):
+        while spool.get(job.id).state_reasons != ("job-queued",):  # type: ignore[union-attr]
+            await events[-1].wait()
+            events.append(trio.Event())
+        assert spool.get(job.id).state == JobState.PROCESSING  # type: ignore[union-attr]
+        backend.remote["5"] = RemoteJobStatus(JobState.COMPLETED)
+        await wait_for_state(spool, job.id, JobState.COMPLETED)
+    assert backend.submitted == [job.id]
+
+
+async def test_cancel_racing_the_hand_off_does_not_stop_the_dispatcher(spool: Spool) -> None:
+    class CancelsMidway(ScriptedBackend):
+        async def submit(self, job: Job, source: DocumentSource) -> Submission:
+            self.submitted.append(job.id)
+            await spool.cancel(job.id)  # a Cancel-Job arrives while the job is handed over
+            return Submission(JobState.COMPLETED)
+
+    backend = CancelsMidway()
+    dispatcher = Dispatcher(spool, Queues([Queue(QueueConfig("lp", "test://x"), backend)]))
+    first = await spool_job(spool)
+    second = await spool_job(spool)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        with trio.fail_after(5):
+            await wait_for_state(spool, second.id, JobState.CANCELED)
+        nursery.cancel_scope.cancel()
+    assert spool.get(first.id).state == JobState.CANCELED  # type: ignore[union-attr]
+    assert backend.submitted == [first.id, second.id]
