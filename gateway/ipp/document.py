@@ -1,0 +1,185 @@
+"""The request body after the IPP attributes: read, decompressed and spooled in chunks.
+
+Why: document data can be gigabytes long and must never be held whole
+(DESIGN.md). `BodyReader` yields the bytes after end-of-attributes-tag (the
+parser's tail, then each ASGI ``http.request`` chunk) with a deadline on
+every read; `Decompressor` undoes the IPP ``compression`` operation attribute
+(RFC 8011 section 4.2.1.1: gzip RFC 1952, deflate RFC 1951) while streaming,
+with bounded output per step so a small "zip bomb" never becomes a large
+buffer; `spool_document` writes the result into a spool document writer in
+coalesced pieces and returns only after the file is fsync'ed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from typing import Any
+
+import trio
+
+from gateway.core.spool import DocumentWriter, NoSpace, StagedFile
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+WRITE_SIZE = 256 * 1024
+"""Bytes gathered before one write to the spool (one worker-thread hop)."""
+
+INFLATE_STEP = 256 * 1024
+"""Most decompressed bytes produced from one input step."""
+
+
+class ClientGone(Exception):
+    """The client closed the connection or stopped sending before the body ended."""
+
+
+class CompressionError(Exception):
+    """The document data does not decompress (client-error-compression-error)."""
+
+
+class DocumentTooLarge(Exception):
+    """The document is over the spool's job size limit (client-error-request-entity-too-large)."""
+
+
+class BodyReader:
+    """The rest of one HTTP request body, after the bytes the IPP parser consumed."""
+
+    def __init__(self, receive: Receive, first: bytes, more: bool, timeout: float) -> None:
+        self._receive = receive
+        self._first = first
+        self._more = more
+        self._timeout = timeout
+        self.received = 0
+
+    @property
+    def finished(self) -> bool:
+        """True once the whole body was read."""
+        return not self._first and not self._more
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """Yield the remaining body bytes; raises `ClientGone` on disconnect or timeout."""
+        if self._first:
+            first, self._first = self._first, b""
+            self.received += len(first)
+            yield first
+        while self._more:
+            chunk = await self.next_chunk()
+            if chunk:
+                yield chunk
+
+    async def next_chunk(self) -> bytes:
+        """One more ASGI body chunk (b"" at the end)."""
+        if not self._more:
+            return b""
+        with trio.move_on_after(self._timeout) as scope:
+            message = await self._receive()
+        if scope.cancelled_caught:
+            raise ClientGone(f"no request data for {self._timeout:.0f}s")
+        if message["type"] == "http.disconnect":
+            raise ClientGone("client disconnected")
+        self._more = bool(message.get("more_body", False))
+        body: bytes = message.get("body", b"")
+        self.received += len(body)
+        return body
+
+    async def drain(self) -> None:
+        """Read and drop the rest of the body, so the response can be read by the client."""
+        self._first = b""
+        while self._more:
+            await self.next_chunk()
+
+
+class Decompressor:
+    """Streaming inverse of the IPP ``compression`` attribute (none, gzip, deflate)."""
+
+    def __init__(self, compression: str) -> None:
+        self.compression = compression
+        self._inflater: Any = None
+        self._pending = b""
+        self._done = compression == "none"
+
+    def _start(self, data: bytes) -> Any:
+        if self.compression == "gzip":
+            return zlib.decompressobj(wbits=31)
+        # "deflate" is RFC 1951 raw data; accept a zlib (RFC 1950) wrapper too.
+        zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+        return zlib.decompressobj(wbits=15 if zlib_header else -15)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Decompressed pieces (each at most `INFLATE_STEP` bytes) of `data`."""
+        if self.compression == "none":
+            if data:
+                yield data
+            return
+        data = self._pending + data
+        self._pending = b""
+        while data:
+            if self._inflater is None:
+                if len(data) < 2:  # the first two bytes tell gzip / zlib / raw
+                    self._pending = data
+                    return
+                if self.compression == "gzip" and data[:2] != b"\x1f\x8b":
+                    raise CompressionError("not gzip data")
+                self._inflater = self._start(data)
+                self._done = False
+            try:
+                out = self._inflater.decompress(data, INFLATE_STEP)
+            except zlib.error as exc:
+                raise CompressionError(f"{self.compression} data is corrupt: {exc}") from None
+            if out:
+                yield out
+            if self._inflater.eof:
+                data = self._inflater.unused_data
+                self._inflater = None
+                self._done = True
+                if data and self.compression != "gzip":
+                    raise CompressionError("data after the end of the deflate stream")
+                continue  # gzip: another member may follow
+            data = self._inflater.unconsumed_tail
+
+    def finish(self) -> None:
+        """Raise `CompressionError` if the compressed stream ended early."""
+        if self._pending or not self._done:
+            raise CompressionError(f"{self.compression} data ends early")
+
+
+async def spool_document(
+    body: BodyReader,
+    writer: DocumentWriter,
+    decompressor: Decompressor,
+    *,
+    max_size: int = 0,
+) -> StagedFile:
+    """Stream the body through `decompressor` into `writer`; return the durable file.
+
+    Raises `CompressionError`, `DocumentTooLarge`, `NoSpace` or `ClientGone`.
+    """
+    pending: list[bytes] = []
+    pending_size = 0
+    size = 0
+    async for chunk in body.chunks():
+        for piece in decompressor.feed(chunk):
+            size += len(piece)
+            if max_size and size > max_size:
+                raise DocumentTooLarge(f"document is larger than {max_size} bytes")
+            pending.append(piece)
+            pending_size += len(piece)
+            if pending_size >= WRITE_SIZE:
+                await writer.write(b"".join(pending))
+                pending.clear()
+                pending_size = 0
+    decompressor.finish()
+    if pending:
+        await writer.write(b"".join(pending))
+    return await writer.finish()
+
+
+__all__ = [
+    "BodyReader",
+    "ClientGone",
+    "CompressionError",
+    "Decompressor",
+    "DocumentTooLarge",
+    "NoSpace",
+    "spool_document",
+]

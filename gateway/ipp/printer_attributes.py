@@ -1,0 +1,460 @@
+"""Printer attributes of one queue: a cached static part and a live part.
+
+Why: Get-Printer-Attributes is the most frequent request (every client polls
+it) and most of the answer never changes while the gateway runs: the
+capabilities, the operations, the charsets. `PrinterDescription` encodes
+those attributes once per queue (again only when the backend's capabilities
+change) and keeps the bytes of each attribute, so an answer is the cached
+bytes of the wanted attributes plus the few live ones (state, URIs built from
+the Host the client used, counters) encoded per request.
+
+What is advertised: every REQUIRED attribute of RFC 8011 section 5.4 and of
+PWG 5100.12 for IPP/2.0, 2.1 and 2.2 (reference/ipp.md sections 3.5, 4.2,
+4.3). Capabilities come from the backend when it reports them
+(``Capabilities.document_formats`` not None, ``printer_attributes``);
+otherwise the documented static set `STATIC_DOCUMENT_FORMATS` and the
+defaults below (A4/Letter/Legal/A5/4x6, one- and two-sided, 300/600 dpi),
+which a pass-through queue (the file backend) honestly takes: it stores
+whatever it gets.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway import __version__
+from gateway.core.queues import Queue
+
+from .attributes import Attribute, Collection, Group, Value
+from .encoder import encode_group
+from .job_attributes import JOB_TEMPLATE_SYNTAX, json_to_values
+from .operations import Operation
+from .tags import DelimiterTag, ValueTag
+from .values import RangeOfInteger, Resolution
+
+T = ValueTag
+
+#: document-format-supported of a queue whose backend does not say (file backend).
+STATIC_DOCUMENT_FORMATS: tuple[str, ...] = (
+    "application/octet-stream",
+    "application/pdf",
+    "application/postscript",
+    "application/vnd.hp-PCL",
+    "image/jpeg",
+    "image/pwg-raster",
+    "image/urf",
+    "text/plain",
+)
+
+DOCUMENT_FORMAT_DEFAULT = "application/octet-stream"
+
+#: PWG 5101.1 self-describing media names and sizes in hundredths of mm.
+MEDIA_SIZES: dict[str, tuple[int, int]] = {
+    "iso_a4_210x297mm": (21000, 29700),
+    "na_letter_8.5x11in": (21590, 27940),
+    "na_legal_8.5x14in": (21590, 35560),
+    "iso_a5_148x210mm": (14800, 21000),
+    "na_index-4x6_4x6in": (10160, 15240),
+}
+MEDIA_DEFAULT = "iso_a4_210x297mm"
+
+COMPRESSION_SUPPORTED = ("none", "deflate", "gzip")
+IPP_VERSIONS = ("1.0", "1.1", "2.0", "2.1", "2.2")
+WHICH_JOBS_SUPPORTED = (
+    "completed",
+    "not-completed",
+    "all",
+    "aborted",
+    "canceled",
+    "pending",
+    "pending-held",
+    "processing",
+    "processing-stopped",
+    "proof-print",
+)
+JOB_HOLD_UNTIL_SUPPORTED = ("no-hold", "indefinite")
+JOB_SETTABLE_ATTRIBUTES = ("job-hold-until", "job-name", "job-priority")
+NOTIFY_EVENTS_SUPPORTED = (
+    "job-completed",
+    "job-config-changed",
+    "job-created",
+    "job-state-changed",
+    "printer-config-changed",
+    "printer-state-changed",
+    "printer-stopped",
+)
+NOTIFY_MAX_EVENTS = 100
+NOTIFY_LEASE_DEFAULT = 86400
+IPPGET_EVENT_LIFE = 300
+
+#: Printer attribute names that belong to the "job-template" group of
+#: requested-attributes (RFC 8011 section 5.2: xxx-default / xxx-supported / xxx-ready).
+_TEMPLATE_SUFFIXES = ("-default", "-supported", "-ready", "-database")
+_TEMPLATE_EXTRA = {"media-size-supported", "media-source-supported", "media-type-supported"}
+
+#: Attributes only returned when named (RFC 8011: not part of "all").
+NOT_IN_ALL = frozenset({"media-col-database"})
+
+
+def is_job_template(name: str) -> bool:
+    """Whether a printer attribute is in the "job-template" group."""
+    if name in _TEMPLATE_EXTRA:
+        return True
+    for suffix in _TEMPLATE_SUFFIXES:
+        if name.endswith(suffix) and name[: -len(suffix)] in JOB_TEMPLATE_SYNTAX:
+            return True
+    return False
+
+
+def _media_col(name: str) -> Collection:
+    x, y = MEDIA_SIZES[name]
+    size = Collection().add_integer("x-dimension", x).add_integer("y-dimension", y)
+    return (
+        Collection()
+        .add_collection("media-size", size)
+        .add_keyword("media-size-name", name)
+        .add_integer("media-bottom-margin", 0)
+        .add_integer("media-left-margin", 0)
+        .add_integer("media-right-margin", 0)
+        .add_integer("media-top-margin", 0)
+    )
+
+
+def encode_attribute(attribute: Attribute) -> bytes:
+    """The wire bytes of one attribute (all its values), without a group tag."""
+    out = bytearray()
+    encode_group(out, Group(DelimiterTag.PRINTER_ATTRIBUTES, [attribute]))
+    return bytes(out[1:])
+
+
+#: Syntax of printer attributes a backend may report as JSON (`Capabilities`).
+PRINTER_SYNTAX: dict[str, int] = {
+    "color-supported": T.BOOLEAN,
+    "copies-default": T.INTEGER,
+    "copies-supported": T.RANGE_OF_INTEGER,
+    "finishings-default": T.ENUM,
+    "finishings-supported": T.ENUM,
+    "media-default": T.KEYWORD,
+    "media-supported": T.KEYWORD,
+    "media-ready": T.KEYWORD,
+    "media-col-default": T.BEG_COLLECTION,
+    "media-col-ready": T.BEG_COLLECTION,
+    "media-col-database": T.BEG_COLLECTION,
+    "media-size-supported": T.BEG_COLLECTION,
+    "media-source-supported": T.KEYWORD,
+    "media-type-supported": T.KEYWORD,
+    "number-up-default": T.INTEGER,
+    "number-up-supported": T.INTEGER,
+    "orientation-requested-default": T.ENUM,
+    "orientation-requested-supported": T.ENUM,
+    "output-bin-default": T.KEYWORD,
+    "output-bin-supported": T.KEYWORD,
+    "pages-per-minute": T.INTEGER,
+    "pages-per-minute-color": T.INTEGER,
+    "print-color-mode-default": T.KEYWORD,
+    "print-color-mode-supported": T.KEYWORD,
+    "print-quality-default": T.ENUM,
+    "print-quality-supported": T.ENUM,
+    "printer-resolution-default": T.RESOLUTION,
+    "printer-resolution-supported": T.RESOLUTION,
+    "sides-default": T.KEYWORD,
+    "sides-supported": T.KEYWORD,
+    "urf-supported": T.KEYWORD,
+    "printer-device-id": T.TEXT,
+    "printer-make-and-model": T.TEXT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One IPP listener as clients see it: ``ipp`` (plain) or ``ipps`` (TLS), and its port."""
+
+    scheme: str
+    port: int
+
+
+class PrinterDescription:
+    """The printer attributes of one queue; see the module doc."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        *,
+        printer_uuid: uuid.UUID,
+        started: float,
+        multiple_operation_timeout: float,
+        operations: Sequence[Operation],
+    ) -> None:
+        self.queue = queue
+        self.operations = tuple(sorted(operations))
+        self.printer_uuid = printer_uuid
+        self.started = started
+        self.multiple_operation_timeout = multiple_operation_timeout
+        self._cache_key: tuple[Any, ...] | None = None
+        self._cache: dict[str, bytes] = {}
+        self._formats: tuple[str, ...] = STATIC_DOCUMENT_FORMATS
+        self._template_values: dict[str, set[Any]] = {}
+        self.state_key: tuple[Any, ...] | None = None
+        self.state_changed = started
+
+    # -- capabilities ----------------------------------------------------
+
+    def _refresh(self) -> None:
+        caps = self.queue.capabilities()
+        key = (caps.document_formats, repr(sorted(caps.printer_attributes.items())))
+        if key == self._cache_key:
+            return
+        formats = caps.document_formats
+        self._formats = tuple(formats) if formats is not None else STATIC_DOCUMENT_FORMATS
+        group = self._static_group(self._formats, caps.printer_attributes)
+        self._cache = {a.name: encode_attribute(a) for a in group}
+        self._template_values = {
+            a.name: {_plain(v.value) for v in a.values}
+            for a in group
+            if a.name.endswith("-supported")
+        }
+        self._cache_key = key
+
+    @property
+    def document_formats(self) -> tuple[str, ...]:
+        """document-format-supported."""
+        self._refresh()
+        return self._formats
+
+    def supported_values(self, name: str) -> set[Any]:
+        """Plain values of ``name-supported`` (ranges as RangeOfInteger), empty if none."""
+        self._refresh()
+        return self._template_values.get(f"{name}-supported", set())
+
+    def static(self) -> dict[str, bytes]:
+        """Encoded static attributes by name (cached)."""
+        self._refresh()
+        return self._cache
+
+    def _static_group(self, formats: Sequence[str], reported: Mapping[str, Any]) -> Group:
+        q = self.queue
+        cfg = q.config
+        g = Group(DelimiterTag.PRINTER_ATTRIBUTES)
+        g.add_name("printer-name", q.name[:127])
+        g.add_text("printer-info", (cfg.info or f"{q.name} (lpd-ipp-gateway)")[:127])
+        g.add_text("printer-location", cfg.location[:127])
+        make = cfg.make_and_model or "lpd-ipp-gateway " + q.backend.uri.split(":", 1)[0]
+        g.add_text("printer-make-and-model", make[:127])
+        g.add_text(
+            "printer-device-id",
+            f"MFG:lpd-ipp-gateway;MDL:{_device_id_text(make)};CMD:{_command_set(formats)};",
+        )
+        g.add_uri("printer-uuid", self.printer_uuid.urn)
+        g.add_text("printer-message-from-operator", "")
+        g.add_text("printer-firmware-string-version", __version__)
+        g.add_keyword("ipp-versions-supported", *IPP_VERSIONS)
+        g.add_keyword("ipp-features-supported", "none")
+        g.add_enum("operations-supported", *self.operations)
+        g.add_charset("charset-configured", "utf-8")
+        g.add_charset("charset-supported", "utf-8", "us-ascii")
+        g.add_natural_language("natural-language-configured", "en")
+        g.add_natural_language("generated-natural-language-supported", "en")
+        g.add_mime_media_type("document-format-default", DOCUMENT_FORMAT_DEFAULT)
+        g.add_mime_media_type("document-format-supported", *formats)
+        g.add_keyword("compression-supported", *COMPRESSION_SUPPORTED)
+        g.add_keyword("pdl-override-supported", "attempted")
+        g.add_keyword("printer-get-attributes-supported", "document-format")
+        g.add_keyword("which-jobs-supported", *WHICH_JOBS_SUPPORTED)
+        g.add_boolean("job-ids-supported", True)
+        g.add_boolean("multiple-document-jobs-supported", True)
+        g.add_keyword(
+            "multiple-document-handling-supported",
+            "separate-documents-uncollated-copies",
+            "separate-documents-collated-copies",
+        )
+        g.add_integer("multiple-operation-time-out", max(1, int(self.multiple_operation_timeout)))
+        g.add_keyword("multiple-operation-time-out-action", "process-job")
+        g.add_range("job-k-octets-supported", (0, 2**31 - 1))
+        g.add_keyword("job-creation-attributes-supported", *JOB_TEMPLATE_SYNTAX)
+        g.add_keyword("job-settable-attributes-supported", *JOB_SETTABLE_ATTRIBUTES)
+        g.add_keyword("printer-settable-attributes-supported", "none")
+        g.add_keyword("identify-actions-default", "display")
+        g.add_keyword("identify-actions-supported", "display")
+        g.add_integer("printer-config-change-time", int(self.started))
+        g.add_datetime("printer-config-change-date-time", _datetime(self.started))
+        g.add_boolean("color-supported", False)
+        g.add_integer("pages-per-minute", 1)
+        # Job Template attributes: -default and -supported pairs.
+        g.add_integer("copies-default", 1)
+        g.add_range("copies-supported", (1, 999))
+        g.add_enum("finishings-default", 3)
+        g.add_enum("finishings-supported", 3)
+        g.add_keyword("job-hold-until-default", "no-hold")
+        g.add_keyword("job-hold-until-supported", *JOB_HOLD_UNTIL_SUPPORTED)
+        g.add_integer("job-priority-default", 50)
+        g.add_integer("job-priority-supported", 100)
+        g.add_keyword("job-sheets-default", "none")
+        g.add_keyword("job-sheets-supported", "none", "standard")
+        g.add_keyword("media-default", MEDIA_DEFAULT)
+        g.add_keyword("media-supported", *MEDIA_SIZES)
+        g.add_keyword("media-ready", MEDIA_DEFAULT, "na_letter_8.5x11in")
+        g.add_collection("media-col-default", _media_col(MEDIA_DEFAULT))
+        g.add_collection(
+            "media-col-ready", _media_col(MEDIA_DEFAULT), _media_col("na_letter_8.5x11in")
+        )
+        g.add_collection("media-col-database", *[_media_col(n) for n in MEDIA_SIZES])
+        g.add_keyword("media-col-supported", "media-size", "media-size-name", *_MARGINS)
+        g.add_collection(
+            "media-size-supported",
+            *[
+                Collection().add_integer("x-dimension", x).add_integer("y-dimension", y)
+                for x, y in MEDIA_SIZES.values()
+            ],
+        )
+        for margin in _MARGINS:
+            g.add_integer(f"{margin}-supported", 0)
+        g.add_keyword("multiple-document-handling-default", "separate-documents-uncollated-copies")
+        g.add_integer("number-up-default", 1)
+        g.add_integer("number-up-supported", 1, 2, 4)
+        g.add_enum("orientation-requested-default", 3)
+        g.add_enum("orientation-requested-supported", 3, 4, 5, 6)
+        g.add_keyword("output-bin-default", "face-down")
+        g.add_keyword("output-bin-supported", "face-down")
+        g.add_keyword("overrides-supported", "document-numbers", "pages")
+        g.add_boolean("page-ranges-supported", True)
+        g.add_keyword("print-color-mode-default", "monochrome")
+        g.add_keyword("print-color-mode-supported", "monochrome", "auto")
+        g.add_keyword("print-content-optimize-default", "auto")
+        g.add_keyword("print-content-optimize-supported", "auto")
+        g.add_enum("print-quality-default", 4)
+        g.add_enum("print-quality-supported", 3, 4, 5)
+        g.add_keyword("print-scaling-default", "auto")
+        g.add_keyword("print-scaling-supported", "auto", "none", "fit", "fill")
+        g.add_resolution("printer-resolution-default", Resolution(600, 600))
+        g.add_resolution("printer-resolution-supported", Resolution(300, 300), Resolution(600, 600))
+        g.add_keyword("sides-default", "one-sided")
+        g.add_keyword("sides-supported", "one-sided", "two-sided-long-edge", "two-sided-short-edge")
+        if "image/pwg-raster" in formats:
+            g.add_resolution(
+                "pwg-raster-document-resolution-supported",
+                Resolution(300, 300),
+                Resolution(600, 600),
+            )
+            g.add_keyword("pwg-raster-document-type-supported", "sgray_8", "srgb_8")
+            g.add_keyword("pwg-raster-document-sheet-back", "normal")
+        if "image/urf" in formats:
+            g.add_keyword("urf-supported", "V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1")
+        # Subscriptions (RFC 3995 / 3996 ippget).
+        g.add_keyword("notify-events-default", "job-completed")
+        g.add_keyword("notify-events-supported", *NOTIFY_EVENTS_SUPPORTED)
+        g.add_integer("notify-lease-duration-default", NOTIFY_LEASE_DEFAULT)
+        g.add_range("notify-lease-duration-supported", (0, 67108863))
+        g.add_integer("notify-max-events-supported", NOTIFY_MAX_EVENTS)
+        g.add_keyword("notify-pull-method-supported", "ippget")
+        g.add_integer("ippget-event-life", IPPGET_EVENT_LIFE)
+        for name, value in reported.items():
+            tag = PRINTER_SYNTAX.get(name)
+            if tag is None or value is None:
+                continue
+            g.set(name, tag, *json_to_values(tag, value))
+        return g
+
+    # -- the answer ------------------------------------------------------
+
+    def note_state(self, key: tuple[Any, ...], now: float) -> None:
+        """Remember when printer-state / reasons / accepting last changed."""
+        if key != self.state_key:
+            if self.state_key is not None:
+                self.state_changed = now
+            self.state_key = key
+
+
+_MARGINS = ("media-bottom-margin", "media-left-margin", "media-right-margin", "media-top-margin")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, RangeOfInteger | Resolution | str | int):
+        return value
+    return repr(value)
+
+
+def _datetime(seconds: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(int(seconds), datetime.UTC)
+
+
+def _device_id_text(text: str) -> str:
+    return "".join(c for c in text if c not in ":;")[:60] or "gateway"
+
+
+_COMMANDS = {
+    "application/pdf": "PDF",
+    "application/postscript": "POSTSCRIPT",
+    "application/vnd.hp-PCL": "PCL",
+    "image/jpeg": "JPEG",
+    "image/pwg-raster": "PWGRASTER",
+    "image/urf": "URF",
+    "text/plain": "TEXT",
+}
+
+
+def _command_set(formats: Iterable[str]) -> str:
+    return ",".join(_COMMANDS[f] for f in formats if f in _COMMANDS) or "AUTO"
+
+
+def wanted_printer_attributes(requested: Iterable[str], names: Iterable[str]) -> list[str]:
+    """Which of `names` to return for requested-attributes (empty = ``all``)."""
+    asked = list(requested) or ["all"]
+    result: list[str] = []
+    for name in names:
+        template = is_job_template(name)
+        for item in asked:
+            if item == name or (
+                name not in NOT_IN_ALL
+                and (
+                    item == "all"
+                    or (item == "job-template" and template)
+                    or (item == "printer-description" and not template)
+                )
+            ):
+                result.append(name)
+                break
+    return result
+
+
+def uri_attributes(
+    listeners: Sequence[Listener], host: str, path: str, first: Listener | None = None
+) -> tuple[Attribute, Attribute, Attribute]:
+    """printer-uri-supported, uri-security-supported, uri-authentication-supported
+    (same count, same order): one per listener, with the host the client used and
+    the listener it used (`first`) first."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    if first is not None:
+        listeners = sorted(listeners, key=lambda lst: lst != first)
+    uris = [f"{lst.scheme}://{shown}:{lst.port}{path}" for lst in listeners]
+    security = ["tls" if lst.scheme == "ipps" else "none" for lst in listeners]
+    return (
+        Attribute.of("printer-uri-supported", T.URI, *uris),
+        Attribute.of("uri-security-supported", T.KEYWORD, *security),
+        Attribute.of(
+            "uri-authentication-supported", T.KEYWORD, *["requesting-user-name"] * len(uris)
+        ),
+    )
+
+
+def printer_alerts(reasons: Sequence[str], message: str) -> tuple[Attribute, Attribute]:
+    """printer-alert (PWG 5100.9, octetString) and printer-alert-description, one per
+    printer-state-reason; ``code=other`` when there is nothing to report."""
+    alerts: list[Value] = []
+    descriptions: list[Value] = []
+    for reason in reasons:
+        if reason == "none":
+            continue
+        base, severity = reason, "report"
+        for suffix in ("-error", "-warning", "-report"):
+            if reason.endswith(suffix):
+                base, severity = reason[: -len(suffix)], suffix[1:]
+        alerts.append(Value(T.OCTET_STRING, f"code={base};severity={severity}".encode()))
+        descriptions.append(Value(T.TEXT, (message or base)[:1023]))
+    if not alerts:
+        alerts = [Value(T.OCTET_STRING, b"code=other")]
+        descriptions = [Value(T.TEXT, "no alerts")]
+    return Attribute("printer-alert", alerts), Attribute("printer-alert-description", descriptions)

@@ -1,0 +1,418 @@
+"""The IPP front-end: an ASGI app served by hypercorn inside the gateway's nursery.
+
+Why: hypercorn already speaks HTTP/1.1 (chunked and Content-Length bodies,
+``Expect: 100-continue``), HTTP/2 (h2c with prior knowledge on the plain
+listener, ALPN ``h2`` on TLS) and TLS on trio; this module adds IPP. A request
+goes: Host allow-list (DNS-rebinding guard, HTTP 400 otherwise) -> anything
+but POST goes to the read-only status pages (`gateway.web.status`) ->
+incremental `MessageParser` fed from ASGI ``receive()`` until
+end-of-attributes-tag (HTTP 400 if it cannot be framed) -> RFC 8011
+Appendix C checks (`check_request`) -> the operation handler, which streams
+any document data from the remaining body chunks straight into the spool.
+The response is always ``Content-Type: application/ipp`` in an HTTP 200.
+
+Bounds: at most ``ipp.max_connections`` requests are served at once (more
+wait up to half of ``ipp.idle_timeout`` for a slot, then get HTTP 503); every
+read of the body has a deadline of ``ipp.idle_timeout``.
+
+No traceback reaches a client: the app boundary catches everything, logs one
+line and answers server-error-internal-error.
+
+Each listener keeps hypercorn's sockets: `serve` receives sockets that
+gateway.app already bound and listening, plain ones for ``ipp://`` and TLS
+ones for ``ipps://``.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, cast
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.config import Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
+
+from gateway.core.context import GatewayContext
+from gateway.web.status import StatusPages
+
+from .document import BodyReader, ClientGone
+from .encoder import encode
+from .errors import IppDecodeError
+from .message import Message
+from .operations import Operation
+from .operations_handler import HANDLERS, respond
+from .parser import MessageParser
+from .printer_attributes import Listener
+from .service import IppFailure, IppRequest, IppResponse, IppService
+from .status import StatusCode
+from .tls import certificate_for
+from .validate import check_request
+
+log = logging.getLogger("gateway.ipp")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+IPP_CONTENT_TYPE = b"application/ipp"
+MAX_STATUS_MESSAGE = 255
+
+
+class _NoBanner(logging.Filter):
+    """Drop hypercorn's "Running on ..." lines: gateway.app logs the bound addresses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Running on ")
+
+
+_hypercorn_log = logging.getLogger("gateway.ipp.http")
+_hypercorn_log.addFilter(_NoBanner())
+
+
+class HostAllowList:
+    """Host header names the gateway answers to (reference/ipp.md section 2.1).
+
+    Allowed: ``localhost`` (and ``*.localhost``), the machine's names (host name,
+    FQDN, ``NAME.local``), any loopback address, the addresses of this machine,
+    the local address the connection came in on, and the configured
+    ``ipp.allowed_hosts`` (``*`` allows every name).
+    """
+
+    def __init__(self, hostname: str, configured: Iterable[str]) -> None:
+        names = {"localhost", "localhost.localdomain"}
+        for name in (hostname, socket.gethostname(), socket.getfqdn()):
+            if name:
+                names.add(name.lower())
+                names.add(name.split(".", 1)[0].lower() + ".local")
+        self.any = False
+        for name in configured:
+            if name == "*":
+                self.any = True
+            names.add(name.lower().rstrip("."))
+        self.names = frozenset(names)
+        self.addresses = frozenset(self._machine_addresses(hostname))
+
+    @staticmethod
+    def _machine_addresses(hostname: str) -> set[str]:
+        found: set[str] = set()
+        for name in {hostname, socket.gethostname()}:
+            try:
+                for info in socket.getaddrinfo(name, None):
+                    found.add(str(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])))
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def allows(self, host: str, local_address: str | None) -> bool:
+        """Whether a Host header value (without the port) is acceptable."""
+        if self.any:
+            return True
+        host = host.strip().lower().rstrip(".")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if not host:
+            return False
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return host in self.names or host.endswith(".localhost")
+        if address.is_loopback or str(address) in self.addresses:
+            return True
+        if local_address is not None:
+            try:
+                return address == ipaddress.ip_address(local_address.split("%", 1)[0])
+            except ValueError:
+                return False
+        return False
+
+
+def split_host(value: str) -> str:
+    """The host part of a Host header (``[v6]:port``, ``name:port``, ``name``)."""
+    value = value.strip()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value[1:]
+    if value.count(":") == 1:
+        return value.rsplit(":", 1)[0]
+    return value
+
+
+class IppApp:
+    """The ASGI application of the IPP listener."""
+
+    def __init__(
+        self,
+        service: IppService,
+        allow: HostAllowList,
+        *,
+        tls_ports: Iterable[int],
+        idle_timeout: float,
+    ) -> None:
+        self.service = service
+        self.allow = allow
+        self.tls_ports = frozenset(tls_ports)
+        self.idle_timeout = idle_timeout
+        self.pages = StatusPages(service.context)
+        # hypercorn has no cap on connections; this caps requests being served
+        # (each holds at most one body chunk and one spool write in memory).
+        self.limiter = trio.CapacityLimiter(service.context.config.ipp.max_connections)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        state: dict[str, bool] = {"started": False}
+
+        async def tracked_send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        try:
+            # Wait for a slot at most half the idle timeout: an answer (503) then
+            # still comes well before the client's own patience runs out.
+            with trio.move_on_after(self.idle_timeout / 2) as waiting:
+                await self.limiter.acquire()
+            if waiting.cancelled_caught:
+                log.warning("ipp: %s: too many requests at once", _peer(scope))
+                await _send_plain(tracked_send, 503, "too many requests, try again later\n")
+                return
+            try:
+                await self._http(scope, receive, tracked_send)
+            finally:
+                self.limiter.release()
+        except ClientGone as exc:
+            log.info("ipp: %s: %s", _peer(scope), exc)
+        except Exception as exc:
+            log.error("ipp: internal error answering %s: %r", _peer(scope), exc)  # noqa: TRY400
+            log.debug("ipp: internal error", exc_info=True)
+            if not state["started"]:
+                body = _internal_error_body(exc)
+                await _send_ipp(tracked_send, body)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        server = scope.get("server") or (None, None)
+        host_header = headers.get("host", "")
+        host = split_host(host_header) if host_header else ""
+        if host_header and not self.allow.allows(host, server[0]):
+            await _send_plain(send, 400, f"Host {host!r} is not allowed\n")
+            return
+        if not host:
+            host = str(server[0] or self.service.context.hostname)
+        if scope["method"] != "POST":
+            await self.pages(scope, receive, send)  # status pages, /metrics; 405 otherwise
+            return
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != IPP_CONTENT_TYPE.decode():
+            await _drain(receive, self.idle_timeout)
+            await _send_plain(send, 400, "Content-Type must be application/ipp\n")
+            return
+        port = int(server[1] or 0)
+        scheme = "ipps" if scope.get("scheme") == "https" or port in self.tls_ports else "ipp"
+        client = scope.get("client") or ("", 0)
+        parsed = await self._read_message(receive)
+        if isinstance(parsed, int):
+            await _send_plain(send, parsed, "bad IPP request\n")
+            return
+        if isinstance(parsed, IppResponse):
+            await _send_ipp(send, parsed.encode())
+            return
+        message, body = parsed
+        request = IppRequest(
+            message=message, body=body, peer=str(client[0]), host=host, scheme=scheme, port=port
+        )
+        response = await self.dispatch(request)
+        if not body.finished:
+            await body.drain()
+        await _send_ipp(send, response.encode())
+
+    async def _read_message(
+        self, receive: Receive
+    ) -> tuple[Message, BodyReader] | IppResponse | int:
+        """Feed the parser until end-of-attributes-tag: the message and the rest of the
+        body, an IPP error response, or an HTTP status for unframeable bytes."""
+        parser = MessageParser()
+        reader = BodyReader(receive, b"", True, self.idle_timeout)
+        try:
+            while True:
+                chunk = await reader.next_chunk()
+                message = parser.feed(chunk) if chunk else None
+                if message is not None:
+                    rest = BodyReader(receive, parser.tail, not reader.finished, self.idle_timeout)
+                    return message, rest
+                if reader.finished:
+                    parser.close()
+        except IppDecodeError as exc:
+            log.info("ipp: undecodable request: %s", exc)
+            await reader.drain()
+            if exc.status is None:
+                return exc.http_status or 400
+            response = Message.response(
+                None,
+                exc.status,
+                status_message=exc.message[:MAX_STATUS_MESSAGE],
+                version=exc.version or (1, 1),
+                request_id=exc.request_id or 0,
+            )
+            return IppResponse(response)
+
+    async def dispatch(self, request: IppRequest) -> IppResponse:
+        """Check the request (RFC 8011 Appendix C order) and run its operation."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "ipp: %s op=0x%04x printer-uri=%s job-id=%s",
+                request.peer,
+                request.message.operation_id_or_status,
+                request.operation.value("printer-uri") or request.operation.value("job-uri"),
+                request.operation.value("job-id"),
+            )
+        problem = check_request(request.message)
+        if problem is not None:
+            return respond(request, problem.status, problem.message)
+        try:
+            operation = Operation(request.message.operation_id_or_status)
+            handler = HANDLERS[operation]
+        except (ValueError, KeyError):
+            return respond(
+                request,
+                StatusCode.SERVER_ERROR_OPERATION_NOT_SUPPORTED,
+                f"operation 0x{request.message.operation_id_or_status:04x} is not supported",
+            )
+        try:
+            return await handler(self.service, request)
+        except IppFailure as failure:
+            return respond(
+                request, failure.status, failure.message[:MAX_STATUS_MESSAGE], failure.unsupported
+            )
+        except ClientGone:
+            raise
+        except Exception as exc:
+            op = Operation(request.message.operation_id_or_status).ipp_name
+            log.error("ipp: internal error in %s from %s: %r", op, request.peer, exc)  # noqa: TRY400
+            log.debug("ipp: internal error", exc_info=True)
+            return respond(request, StatusCode.SERVER_ERROR_INTERNAL_ERROR, "internal error")
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client") or ("-", 0)
+    return str(client[0])
+
+
+def _internal_error_body(exc: BaseException) -> bytes:
+    response = Message.response(
+        None,
+        StatusCode.SERVER_ERROR_INTERNAL_ERROR,
+        status_message="internal error",
+        version=(1, 1),
+        request_id=0,
+    )
+    return encode(response)
+
+
+async def _send_ipp(send: Send, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", IPP_CONTENT_TYPE),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_plain(send: Send, status: int, text: str, *, allow: str | None = None) -> None:
+    body = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if allow is not None:
+        headers.append((b"allow", allow.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _drain(receive: Receive, idle: float) -> None:
+    await BodyReader(receive, b"", True, idle).drain()
+
+
+def _port(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
+    """hypercorn settings for the IPP listener (and the certificate for ipps)."""
+    config = HypercornConfig()
+    ipp = context.config.ipp
+    config.keep_alive_timeout = ipp.idle_timeout
+    config.read_timeout = int(ipp.idle_timeout)
+    config.graceful_timeout = 5.0
+    config.include_server_header = False
+    config.alpn_protocols = ["h2", "http/1.1"]
+    config.accesslog = None
+    config.errorlog = _hypercorn_log
+    if tls:
+        pair = certificate_for(
+            context.config.spool_dir, context.hostname, ipp.certificate, ipp.private_key
+        )
+        config.certfile = str(pair.certificate)
+        config.keyfile = str(pair.private_key)
+    return config
+
+
+async def serve(
+    context: GatewayContext,
+    plain: list[socket.socket],
+    tls: list[socket.socket],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve IPP on the given bound, listening sockets until cancelled."""
+    listeners = [Listener("ipp", _port(s)) for s in plain]
+    listeners += [Listener("ipps", _port(s)) for s in tls]
+    config = await trio.to_thread.run_sync(
+        functools.partial(hypercorn_config, context, tls=bool(tls))
+    )
+    # Name lookups (getfqdn, getaddrinfo) may be slow: not on the event loop.
+    allow = await trio.to_thread.run_sync(
+        HostAllowList, context.hostname, context.config.ipp.allowed_hosts
+    )
+    service = IppService(context, listeners, tuple(sorted(HANDLERS)))
+    app = IppApp(
+        service,
+        allow,
+        tls_ports=[_port(s) for s in tls],
+        idle_timeout=context.config.ipp.idle_timeout,
+    )
+    sockets = Sockets(secure_sockets=tls, insecure_sockets=plain, quic_sockets=[])
+
+    async def run(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+        wrapped = wrap_app(cast(Any, app), 0, "asgi")
+        await worker_serve(wrapped, config, sockets=sockets, task_status=task_status)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run)
+        task_status.started()
+
+
+__all__ = ["HostAllowList", "IppApp", "serve"]

@@ -1,0 +1,125 @@
+"""The certificate of the ``ipps`` listener.
+
+Why: RFC 7472 ``ipps://`` is TLS from the first byte, so the TLS listener
+needs a certificate before it can answer anyone. A configured certificate
+(``ipp.certificate`` / ``ipp.private_key``) is used as is. Without one the
+gateway makes a self-signed certificate with `cryptography` and keeps it in
+the spool folder (``tls/ipps-cert.pem``, ``tls/ipps-key.pem``), so clients
+that pinned it on first use (CUPS keeps a trust store per host) see the same
+one after a restart.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+log = logging.getLogger("gateway.ipp")
+
+TLS_DIR = "tls"
+CERT_FILE = "ipps-cert.pem"
+KEY_FILE = "ipps-key.pem"
+VALIDITY_DAYS = 10 * 365
+RENEW_BEFORE = datetime.timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificatePair:
+    """Paths of a PEM certificate (chain) and its PEM private key."""
+
+    certificate: Path
+    private_key: Path
+    generated: bool = False
+
+
+def certificate_for(
+    spool_dir: Path,
+    hostname: str,
+    certificate: Path | None = None,
+    private_key: Path | None = None,
+) -> CertificatePair:
+    """The configured pair, else the self-signed pair in the spool (made if missing,
+    expired or about to expire)."""
+    if certificate is not None:
+        return CertificatePair(certificate, private_key or certificate)
+    folder = spool_dir / TLS_DIR
+    cert_path, key_path = folder / CERT_FILE, folder / KEY_FILE
+    if _usable(cert_path, key_path):
+        return CertificatePair(cert_path, key_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cert_pem, key_pem = self_signed(hostname)
+    _write_private(key_path, key_pem)
+    _write_private(cert_path, cert_pem, mode=0o644)
+    log.info("made a self-signed certificate for ipps in %s", cert_path)
+    return CertificatePair(cert_path, key_path, generated=True)
+
+
+def _usable(cert_path: Path, key_path: Path) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return False
+    now = datetime.datetime.now(datetime.UTC)
+    return cert.not_valid_after_utc - now > RENEW_BEFORE
+
+
+def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def self_signed(hostname: str) -> tuple[bytes, bytes]:
+    """A new P-256 key and a self-signed certificate for `hostname`, ``localhost``
+    and the loopback addresses, as PEM bytes (certificate, key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for name in dict.fromkeys([hostname, socket.getfqdn(), "localhost"]):
+        if name:
+            names.append(x509.DNSName(name))
+    for address in ("127.0.0.1", "::1"):
+        names.append(x509.IPAddress(ipaddress.ip_address(address)))
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, hostname or "localhost"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lpd-ipp-gateway"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert_pem, key_pem
