@@ -90,6 +90,14 @@ def bind(address: ListenAddress, what: str, flag: str) -> socket.socket:
     return sock
 
 
+def _first(group: BaseExceptionGroup[StartupError]) -> StartupError:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    assert isinstance(error, StartupError)
+    return error
+
+
 def _bind_advice(address: ListenAddress, what: str, flag: str, exc: OSError) -> str:
     example = "127.0.0.1:5515" if what == "LPD" else "127.0.0.1:8631"
     where = f"cannot listen for {what} on {address}"
@@ -164,7 +172,15 @@ async def run(
             except (privileges.PrivilegeError, OSError) as exc:
                 raise StartupError(f"cannot run as user {config.user!r}: {exc}") from None
             log.info("running as user %s", config.user)
-        await _serve(config, lpd_socks, ipp_socks, ipps_socks, task_status, signals)
+        try:
+            await _serve(config, lpd_socks, ipp_socks, ipps_socks, task_status, signals)
+        except BaseExceptionGroup as group:
+            # A start-up failure inside the nursery reaches the caller as itself,
+            # so the command can print its one line.
+            startup, rest = group.split(StartupError)
+            if startup is None or rest is not None:
+                raise
+            raise _first(startup) from None
 
 
 async def _serve(

@@ -176,3 +176,24 @@ def test_sigkill_between_spooling_and_forwarding_delivers_once(tmp_path: Path) -
     # Job ids keep increasing across all those restarts.
     (later,) = spool_jobs(spool_dir, 1)
     assert later > max(first)
+
+
+def test_startup_failure_inside_the_nursery_is_one_line(tmp_path: Path) -> None:
+    conf = tmp_path / "gw.toml"
+    conf.write_text(
+        f"""
+[gateway]
+spool_dir = "{tmp_path / "spool"}"
+user = "no-such-user-here"
+[lpd]
+listen = []
+[ipp]
+listen = []
+"""
+    )
+    result = run_cli(["serve", "--config", str(conf)])
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "no such user 'no-such-user-here'" in lines[0]
+    assert "internal error" not in lines[0]
