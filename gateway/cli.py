@@ -8,7 +8,11 @@ exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import getpass
+import hashlib
 import logging
+import socket
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +22,7 @@ import trio
 
 from gateway import __version__, app, backends, config
 from gateway import log as gateway_log
+from gateway.ipp import auth, tls
 
 PROG = "lpd-ipp-gateway"
 
@@ -133,6 +138,32 @@ def build_parser() -> argparse.ArgumentParser:
         "summary of what the gateway would run. Exit 0 when it is valid.",
     )
     check.add_argument("file", metavar="FILE", type=Path)
+
+    passwd = commands.add_parser(
+        "passwd",
+        help="add or change a user in an IPP password file",
+        description="Store USER with a salted scrypt hash of a password in FILE (made with "
+        "mode 0600 if missing), for ipp.password_file. The password is asked "
+        "twice on a terminal, or read as one line from standard input.",
+    )
+    passwd.add_argument("file", metavar="FILE", type=Path)
+    passwd.add_argument("user", metavar="USER")
+
+    gen_cert = commands.add_parser(
+        "gen-cert",
+        help="make a self-signed TLS certificate and key for the ipps listener",
+        description="Write cert.pem and key.pem (EC P-256, SHA-256, 10 years; the host "
+        "names given, this machine's name, localhost and the loopback "
+        "addresses) into DIR, and print the certificate's SHA-256 fingerprint "
+        "(for clients that pin it, like tls_verify = 'pin').",
+    )
+    gen_cert.add_argument("--out-dir", metavar="DIR", type=Path, required=True)
+    gen_cert.add_argument(
+        "--hostname",
+        metavar="NAME",
+        default="",
+        help="the name clients use (default: this machine's name)",
+    )
     return parser
 
 
@@ -196,13 +227,56 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _passwd(args: argparse.Namespace) -> int:
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"password for {args.user}: ")
+        if getpass.getpass("again: ") != first:
+            print(f"{PROG}: the passwords differ; nothing changed", file=sys.stderr)
+            return EXIT_FAILURE
+        password = first
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print(f"{PROG}: empty password; nothing changed", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        auth.set_password(args.file, args.user, password)
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"{PROG}: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{args.file}: {args.user} saved")
+    return EXIT_OK
+
+
+def _gen_cert(args: argparse.Namespace) -> int:
+    hostname = args.hostname or socket.gethostname()
+    cert_pem, key_pem = tls.self_signed(hostname)
+    try:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        tls.write_private(args.out_dir / "key.pem", key_pem)
+        tls.write_private(args.out_dir / "cert.pem", cert_pem, mode=0o644)
+    except OSError as exc:
+        print(f"{PROG}: cannot write to {args.out_dir}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    der = ssl.PEM_cert_to_DER_cert(cert_pem.decode())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    print(f"{args.out_dir / 'cert.pem'}: certificate for {hostname}")
+    print(f"{args.out_dir / 'key.pem'}: private key (mode 0600)")
+    print("sha256:" + ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)))
+    return EXIT_OK
+
+
+COMMANDS = {"serve": _serve, "check-config": _check, "passwd": _passwd, "gen-cert": _gen_cert}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "serve":
-            return _serve(args)
-        return _check(args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: one line, not a traceback

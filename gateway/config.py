@@ -29,6 +29,7 @@ LPD_PORT = 515
 IPP_PORT = 631
 KNOWN_SCHEMES = ("file", "ipp", "ipps", "lpd")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+AUTH_POLICIES = ("none", "jobs", "all")
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
 
@@ -190,6 +191,7 @@ class QueueConfig:
     info: str = ""
     location: str = ""
     make_and_model: str = ""
+    auth: str = ""  # IPP authentication policy for this queue; "" = ipp.auth
     backend_options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -220,6 +222,10 @@ class IppConfig:
     max_connections: int = 256
     idle_timeout: float = 60.0
     multiple_operation_timeout: float = 300.0
+    auth: str = "none"  # none | jobs | all (gateway/ipp/auth.py)
+    password_file: Path | None = None
+    operators: tuple[str, ...] = ()
+    client_ca: Path | None = None  # mutual TLS: only clients with a certificate from this CA
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +358,18 @@ def _encoding(value: Any) -> str:
     return name
 
 
+def _auth_policy(value: Any) -> str:
+    policy = _str(value)
+    if policy not in AUTH_POLICIES:
+        raise ValueError(f"{policy!r} is not one of {', '.join(AUTH_POLICIES)}")
+    return policy
+
+
+def _queue_auth_policy(value: Any) -> str:
+    """A queue's policy; empty means the ipp.auth default."""
+    return "" if _str(value) == "" else _auth_policy(value)
+
+
 def _table(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"expected a table, got {type(value).__name__}")
@@ -386,6 +404,10 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
             "max_connections": ("max_connections", _positive_int),
             "idle_timeout": ("idle_timeout", parse_duration),
             "multiple_operation_timeout": ("multiple_operation_timeout", parse_duration),
+            "auth": ("auth", _auth_policy),
+            "password_file": ("password_file", _path),
+            "operators": ("operators", _list_of(_str)),
+            "client_ca": ("client_ca", _path),
         },
     ),
     "limits": (
@@ -426,6 +448,7 @@ _QUEUE_KEYS: dict[str, Parser] = {
     "info": _str,
     "location": _str,
     "make_and_model": _str,
+    "auth": _queue_auth_policy,
     "backend_options": _table,
 }
 
@@ -499,6 +522,19 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         queues.append(QueueConfig(name=name, **fields))
     if not queues:
         queues.append(embedded_queue(spool_dir))
+    ipp: IppConfig = sections["ipp"]
+    policies = {ipp.auth, *(q.auth for q in queues if q.auth)}
+    if policies - {"none"}:
+        if ipp.password_file is None:
+            raise ConfigError(
+                source, "ipp.password_file", "needed when IPP authentication is on (ipp.auth)"
+            )
+        if not ipp.tls_listen:
+            raise ConfigError(
+                source,
+                "ipp.tls_listen",
+                "needed when IPP authentication is on: passwords are only accepted over ipps://",
+            )
 
     return Config(
         spool_dir=spool_dir,

@@ -279,6 +279,30 @@ def split_uri(uri: str) -> tuple[str, int, str, dict[str, str]]:
     return parts.hostname, parts.port or LPD_PORT, queue, options
 
 
+#: Formats an LPD-backed queue advertises (passed through with l, or f for text).
+LPD_DOCUMENT_FORMATS: tuple[str, ...] = (
+    "application/octet-stream",
+    "application/pdf",
+    "application/postscript",
+    "application/vnd.hp-PCL",
+    "image/pwg-raster",
+    "image/urf",
+    "text/plain",
+)
+
+#: Job template the LPD protocol cannot express, advertised as its single default.
+LPD_PRINTER: dict[str, Any] = {
+    "sides-supported": ["one-sided"],
+    "sides-default": "one-sided",
+    "number-up-supported": [1],
+    "number-up-default": 1,
+    "orientation-requested-supported": [3],
+    "orientation-requested-default": 3,
+    "print-quality-supported": [4],
+    "print-quality-default": 4,
+}
+
+
 class LpdBackend:
     """Forwards one queue's jobs to one remote LPD queue."""
 
@@ -559,9 +583,11 @@ class LpdBackend:
         )
 
     def capabilities(self) -> Capabilities:
-        """Any document format: the print letter carries the only format
-        information LPD has, and the remote decides what it can print."""
-        return Capabilities(document_formats=None, printer_attributes={})
+        """What LPD can carry: any format passes (the print letter is the only
+        format information LPD has, and the remote decides what it can print), and
+        of the job template only copies and the banner; sides, number-up,
+        orientation and finishing are lost on the way, so they are not offered."""
+        return Capabilities(document_formats=LPD_DOCUMENT_FORMATS, printer_attributes=LPD_PRINTER)
 
     async def aclose(self) -> None:
         """Nothing to release: every call opens and closes its own connection."""

@@ -184,8 +184,8 @@ def job_answer(
 
 
 def check_owner(request: IppRequest, job: Job) -> None:
-    """Only the job's owner or the operator (loopback) may change a job."""
-    if request.is_local:
+    """Only the job's owner or an operator may change a job."""
+    if request.is_operator:
         return
     user = request.user or request.requesting_user
     if user is not None and user != job.user:
@@ -193,8 +193,39 @@ def check_owner(request: IppRequest, job: Job) -> None:
 
 
 def check_admin(request: IppRequest) -> None:
-    """Operator operations: loopback clients only (there is no HTTP authentication)."""
-    if not request.is_local:
+    """Operator operations: listed operators when authentication is on, else
+    loopback clients only."""
+    if not request.is_operator:
         raise IppFailure(
-            S.CLIENT_ERROR_FORBIDDEN, "printer administration is allowed from this host only"
+            S.CLIENT_ERROR_FORBIDDEN,
+            "printer administration is for operators only"
+            if request.auth_on
+            else "printer administration is allowed from this host only",
         )
+
+
+#: What anyone may see of somebody else's job when authentication is on.
+PUBLIC_JOB_ATTRIBUTES = frozenset(
+    {
+        "job-id",
+        "job-uri",
+        "job-printer-uri",
+        "job-state",
+        "job-state-reasons",
+        "job-printer-up-time",
+        "time-at-creation",
+        "time-at-processing",
+        "time-at-completed",
+        "number-of-intervening-jobs",
+    }
+)
+
+
+def visible(request: IppRequest, job: Job, wanted: set[str] | None) -> set[str] | None:
+    """The attributes of `job` this requester may see (RFC 8011 section 9.3: with
+    authentication on, others' jobs show only their id, URIs, state and times)."""
+    if not request.auth_on or request.is_operator or request.identity == job.user:
+        return wanted
+    if wanted is None:
+        return set(PUBLIC_JOB_ATTRIBUTES)
+    return wanted & PUBLIC_JOB_ATTRIBUTES

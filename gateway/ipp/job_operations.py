@@ -32,6 +32,7 @@ from .handler_base import (
     respond,
     string_op,
     text_of,
+    visible,
 )
 from .job_attributes import (
     expand_requested,
@@ -64,7 +65,8 @@ async def cancel_one(service: IppService, request: IppRequest, job: Job) -> Job:
     """Cancel one job (after any hand-off to the backend settles); IppFailure if not possible."""
     job = await service.settled(job, HANDOFF_WAIT) or job
     try:
-        reason = "job-canceled-at-device" if request.is_local else "job-canceled-by-user"
+        by_operator = request.is_operator and request.identity != job.user
+        reason = "job-canceled-by-operator" if by_operator else "job-canceled-by-user"
         message = string_op(request, "message", (T.TEXT_WITHOUT_LANGUAGE,)) or ""
         canceled = await service.context.spool.cancel(
             job.id, reason=reason, message=message or f"canceled by {request.identity}"
@@ -147,7 +149,7 @@ async def get_job_attributes(service: IppService, request: IppRequest) -> IppRes
     """RFC 8011 section 4.3.4."""
     target = service.job_target(request)
     assert target.job is not None
-    wanted = expand_requested(requested_attributes(request), ["all"])
+    wanted = visible(request, target.job, expand_requested(requested_attributes(request), ["all"]))
     response = respond(request)
     response.message.groups.append(render_job(service, request, target.job, wanted, target.path))
     return response
@@ -210,7 +212,8 @@ async def get_jobs(service: IppService, request: IppRequest) -> IppResponse:
     response = respond(request)
     pending = pending_ids(service, target.queue.name)
     for job in selected:
-        response.message.groups.append(render_job(service, request, job, wanted, None, pending))
+        shown = visible(request, job, wanted)
+        response.message.groups.append(render_job(service, request, job, shown, None, pending))
     return response
 
 

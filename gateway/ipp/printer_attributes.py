@@ -352,6 +352,10 @@ class PrinterDescription:
         g.add_keyword("notify-pull-method-supported", "ippget")
         g.add_integer("ippget-event-life", IPPGET_EVENT_LIFE)
         for name, value in reported.items():
+            if isinstance(value, Attribute):  # as the real printer reported it
+                if value.values:
+                    g.set(name, value.tag, *value.values)
+                continue
             tag = PRINTER_SYNTAX.get(name)
             if tag is None or value is None:
                 continue
@@ -421,7 +425,12 @@ def wanted_printer_attributes(requested: Iterable[str], names: Iterable[str]) ->
 
 
 def uri_attributes(
-    listeners: Sequence[Listener], host: str, path: str, first: Listener | None = None
+    listeners: Sequence[Listener],
+    host: str,
+    path: str,
+    first: Listener | None = None,
+    *,
+    basic_auth: bool = False,
 ) -> tuple[Attribute, Attribute, Attribute]:
     """printer-uri-supported, uri-security-supported, uri-authentication-supported
     (same count, same order): one per listener, with the host the client used and
@@ -435,7 +444,12 @@ def uri_attributes(
         Attribute.of("printer-uri-supported", T.URI, *uris),
         Attribute.of("uri-security-supported", T.KEYWORD, *security),
         Attribute.of(
-            "uri-authentication-supported", T.KEYWORD, *["requesting-user-name"] * len(uris)
+            "uri-authentication-supported",
+            T.KEYWORD,
+            *[
+                "basic" if basic_auth and lst.scheme == "ipps" else "requesting-user-name"
+                for lst in listeners
+            ],
         ),
     )
 

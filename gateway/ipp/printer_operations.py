@@ -61,7 +61,9 @@ def printer_bytes(
     description.note_state((state.ipp_state, state.reasons, state.message, queue.is_accepting), now)
     live = Group(DelimiterTag.PRINTER_ATTRIBUTES)
     used = Listener(request.scheme, request.port)
-    for attribute in uri_attributes(service.listeners, request.host, path, used):
+    for attribute in uri_attributes(
+        service.listeners, request.host, path, used, basic_auth=service.policy(queue) != "none"
+    ):
         live.append(attribute)
     more_info = service.base(request).replace("ipps://", "https://").replace("ipp://", "http://")
     live.add_uri("printer-more-info", f"{more_info}/printers/{queue.name}")  # status page

@@ -26,9 +26,11 @@ ones for ``ipps://``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, cast
 
@@ -41,6 +43,8 @@ from hypercorn.utils import wrap_app
 from gateway.core.context import GatewayContext
 from gateway.web.status import StatusPages
 
+from . import auth
+from .auth import PasswordFile
 from .document import BodyReader, ClientGone
 from .encoder import encode
 from .errors import IppDecodeError
@@ -161,6 +165,13 @@ class IppApp:
         # hypercorn has no cap on connections; this caps requests being served
         # (each holds at most one body chunk and one spool write in memory).
         self.limiter = trio.CapacityLimiter(service.context.config.ipp.max_connections)
+        ipp = service.context.config.ipp
+        self.auth_on = ipp.auth != "none" or any(
+            q.config.auth not in ("", "none") for q in service.context.queues
+        )
+        self.operators = frozenset(ipp.operators)
+        self.passwords = PasswordFile(ipp.password_file) if ipp.password_file else None
+        self._verified: dict[str, float] = {}  # sha256(user:password) -> expiry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -235,13 +246,53 @@ class IppApp:
             await _send_ipp(send, parsed.encode())
             return
         message, body = parsed
+        user = None
+        credentials = auth.basic_credentials(headers.get("authorization", ""))
+        if credentials is not None and scheme == "ipps" and self.passwords is not None:
+            user = await self._check(*credentials)
+            if user is None:
+                log.warning(
+                    "ipp: %s: wrong user name or password for %r", client[0], credentials[0]
+                )
+                await body.drain()
+                await _send_challenge(send)
+                return
         request = IppRequest(
-            message=message, body=body, peer=str(client[0]), host=host, scheme=scheme, port=port
+            message=message,
+            body=body,
+            peer=str(client[0]),
+            host=host,
+            scheme=scheme,
+            port=port,
+            user=user,
+            auth_on=self.auth_on,
+            operators=self.operators,
         )
-        response = await self.dispatch(request)
+        try:
+            response = await self.dispatch(request)
+        except AuthRequired:
+            await body.drain()
+            await _send_challenge(send)
+            return
         if not body.finished:
             await body.drain()
         await _send_ipp(send, response.encode())
+
+    async def _check(self, user: str, password: str) -> str | None:
+        """The user when the password is right (scrypt runs in a thread; a right
+        pair is remembered for a few minutes so each request does not pay it)."""
+        key = hashlib.sha256(f"{user}\0{password}".encode()).hexdigest()
+        now = trio.current_time()
+        if self._verified.get(key, 0.0) > now:
+            return user
+        assert self.passwords is not None
+        ok = await trio.to_thread.run_sync(self.passwords.verify, user, password)
+        if not ok:
+            return None
+        if len(self._verified) > 1000:
+            self._verified.clear()
+        self._verified[key] = now + AUTH_CACHE_SECONDS
+        return user
 
     async def _read_message(
         self, receive: Receive
@@ -295,6 +346,18 @@ class IppApp:
                 StatusCode.SERVER_ERROR_OPERATION_NOT_SUPPORTED,
                 f"operation 0x{request.message.operation_id_or_status:04x} is not supported",
             )
+        if request.user is None and self.auth_on:
+            policy = self.service.policy(self.service.request_queue(request))
+            if auth.needs_user(policy, operation):
+                if request.scheme == "ipps":
+                    raise AuthRequired
+                tls = [lst.port for lst in self.service.listeners if lst.scheme == "ipps"]
+                return respond(
+                    request,
+                    StatusCode.CLIENT_ERROR_NOT_AUTHENTICATED,
+                    "this printer needs a user name and password, accepted over ipps:// only"
+                    + (f" (port {tls[0]})" if tls else ""),
+                )
         try:
             return await handler(self.service, request)
         except IppFailure as failure:
@@ -308,6 +371,29 @@ class IppApp:
             log.error("ipp: internal error in %s from %s: %r", op, request.peer, exc)  # noqa: TRY400
             log.debug("ipp: internal error", exc_info=True)
             return respond(request, StatusCode.SERVER_ERROR_INTERNAL_ERROR, "internal error")
+
+
+AUTH_CACHE_SECONDS = 300.0
+
+
+class AuthRequired(Exception):
+    """The operation needs an authenticated user and none was given (HTTP 401)."""
+
+
+async def _send_challenge(send: Send) -> None:
+    body = b"authentication required\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"www-authenticate", auth.CHALLENGE.encode()),
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _peer(scope: Scope) -> str:
@@ -377,6 +463,11 @@ def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
         )
         config.certfile = str(pair.certificate)
         config.keyfile = str(pair.private_key)
+        if ipp.client_ca is not None:
+            # Mutual TLS: the handshake itself refuses clients without a
+            # certificate issued by this CA.
+            config.ca_certs = str(ipp.client_ca)
+            config.verify_mode = ssl.CERT_REQUIRED
     return config
 
 

@@ -64,6 +64,8 @@ class IppRequest:
     scheme: str  # ipp or ipps: the listener the request came in on
     port: int  # that listener's port
     user: str | None = None  # the HTTP-authenticated user, if any
+    auth_on: bool = False  # the gateway authenticates IPP users (ipp.auth)
+    operators: frozenset[str] = frozenset()
 
     @property
     def operation(self) -> Group:
@@ -91,6 +93,14 @@ class IppRequest:
     def identity(self) -> str:
         """The most authenticated user name (RFC 8011 section 9.3)."""
         return self.user or self.requesting_user or "anonymous"
+
+    @property
+    def is_operator(self) -> bool:
+        """May see and change every job and administer queues: a listed operator
+        when authentication is on, else any loopback client."""
+        if self.auth_on:
+            return self.user is not None and self.user in self.operators
+        return self.is_local
 
     @property
     def is_local(self) -> bool:
@@ -176,6 +186,25 @@ class IppService:
             )
         self.subscriptions.attach(self.context.spool)
         self.context.spool.add_listener(self._job_changed)
+
+    def policy(self, queue: Queue | None) -> str:
+        """The authentication policy of `queue` (its own, else ipp.auth)."""
+        default = self.context.config.ipp.auth
+        if queue is None:
+            return default
+        return queue.config.auth or default
+
+    def request_queue(self, request: IppRequest) -> Queue | None:
+        """The queue a request is about (printer-uri, or the job of a job-uri), if any."""
+        uri = _uri_attribute(request, "printer-uri") or _uri_attribute(request, "job-uri")
+        if uri is None:
+            return None
+        path = unquote(urlsplit(uri.split(",", 1)[0]).path).rstrip("/")
+        head, _, tail = path.rpartition("/")
+        if head.endswith("/jobs") and tail.isdigit():
+            job = self.context.spool.get(int(tail))
+            return self.context.queues.get(job.queue) if job is not None else None
+        return self.queue_for_path(path or "/")
 
     def _job_changed(self, job: Job, old: Job | None) -> None:
         for event in self._watchers.pop(job.id, ()):

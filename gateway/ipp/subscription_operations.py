@@ -140,7 +140,7 @@ def _subscription(service: IppService, request: IppRequest) -> Subscription:
 
 
 def _check_subscriber(request: IppRequest, sub: Subscription) -> None:
-    if not request.is_local and request.identity != sub.user:
+    if not request.is_operator and request.identity != sub.user:
         raise IppFailure(S.CLIENT_ERROR_NOT_AUTHORIZED, "not your subscription")
 
 

@@ -58,8 +58,8 @@ def certificate_for(
         return CertificatePair(cert_path, key_path)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     cert_pem, key_pem = self_signed(hostname)
-    _write_private(key_path, key_pem)
-    _write_private(cert_path, cert_pem, mode=0o644)
+    write_private(key_path, key_pem)
+    write_private(cert_path, cert_pem, mode=0o644)
     log.info("made a self-signed certificate for ipps in %s", cert_path)
     return CertificatePair(cert_path, key_path, generated=True)
 
@@ -74,7 +74,7 @@ def _usable(cert_path: Path, key_path: Path) -> bool:
     return cert.not_valid_after_utc - now > RENEW_BEFORE
 
 
-def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
+def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:

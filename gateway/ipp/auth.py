@@ -1,0 +1,175 @@
+"""IPP authentication: HTTP Basic over TLS against a file of salted password hashes.
+
+The policy (``ipp.auth``, or a queue's own ``auth``) says which operations
+need a user:
+
+- ``none``: nobody is asked; requesting-user-name is believed (as in CUPS's
+  default for local networks), and loopback clients are the operator.
+- ``jobs``: printer reads (Get-Printer-Attributes and friends) stay
+  anonymous, every job operation needs a user.
+- ``all``: every operation needs a user.
+
+Credentials are only taken over the ipps:// listener: a request that needs a
+user on the plain listener is answered client-error-not-authenticated with a
+pointer to ipps, never with a challenge that would send a password in clear.
+On ipps:// a missing or wrong password gets HTTP 401 with
+``WWW-Authenticate: Basic realm="lpd-ipp-gateway"``.
+
+The password file holds one ``user:scrypt$N$r$p$SALT$HASH`` line per user
+(base64 salt and hash; ``#`` starts a comment); ``lpd-ipp-gateway passwd``
+writes it. It is read again when it changes, so users can be added while the
+gateway runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from .operations import Operation
+
+log = logging.getLogger("gateway.ipp.auth")
+
+POLICIES = ("none", "jobs", "all")
+REALM = "lpd-ipp-gateway"
+CHALLENGE = f'Basic realm="{REALM}", charset="UTF-8"'
+
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+
+#: Operations that only read printer description: anonymous under ``jobs``.
+PRINTER_READS = frozenset(
+    {
+        Operation.GET_PRINTER_ATTRIBUTES,
+        Operation.GET_PRINTER_SUPPORTED_VALUES,
+        Operation.CUPS_GET_PRINTERS,
+        Operation.CUPS_GET_DEFAULT,
+    }
+)
+
+
+def needs_user(policy: str, operation: int) -> bool:
+    """Whether ``operation`` needs an authenticated user under ``policy``."""
+    if policy == "all":
+        return True
+    if policy == "jobs":
+        return operation not in PRINTER_READS
+    return False
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """A ``scrypt$N$r$p$SALT$HASH`` record for ``password``."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(password: str, record: str) -> bool:
+    """Whether ``password`` matches a record made by `hash_password`."""
+    try:
+        scheme, n, r, p, salt64, hash64 = record.split("$")
+        if scheme != "scrypt":
+            return False
+        salt = base64.b64decode(salt64, validate=True)
+        expected = base64.b64decode(hash64, validate=True)
+        digest = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=salt,
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, binascii.Error):
+        return False
+    return hmac.compare_digest(digest, expected)
+
+
+class PasswordFile:
+    """The users and their password records, read again when the file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._users: dict[str, str] = {}
+
+    def _load(self) -> None:
+        try:
+            info = os.stat(self.path)
+        except OSError as exc:
+            log.warning("ipp: cannot read password file %s: %s", self.path, exc.strerror)
+            self._users = {}
+            return
+        stamp = (info.st_mtime_ns, info.st_size)
+        if stamp == self._stamp:
+            return
+        users: dict[str, str] = {}
+        for number, raw in enumerate(self.path.read_text("utf-8").splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            user, sep, record = line.partition(":")
+            if not sep or not user:
+                log.warning("ipp: %s line %d is not USER:HASH; ignored", self.path, number)
+                continue
+            users[user] = record
+        self._users = users
+        self._stamp = stamp
+
+    def verify(self, user: str, password: str) -> bool:
+        """Whether ``user`` exists and ``password`` is theirs."""
+        self._load()
+        record = self._users.get(user)
+        if record is None:
+            hash_password(password, salt=b"\0" * 16)  # same cost whether or not the user exists
+            return False
+        return check_password(password, record)
+
+    def users(self) -> Iterable[str]:
+        self._load()
+        return list(self._users)
+
+
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(user, password) from an ``Authorization: Basic ...`` header, or None."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep or not user:
+        return None
+    return user, password
+
+
+def set_password(path: Path, user: str, password: str) -> None:
+    """Add or replace ``user`` in the password file (atomically, mode 0600)."""
+    if not user or ":" in user or any(c.isspace() for c in user):
+        raise ValueError(f"{user!r} is not a valid user name (no ':' or blanks)")
+    lines: list[str] = []
+    if path.exists():
+        for line in path.read_text("utf-8").splitlines():
+            if line.partition(":")[0].strip() != user:
+                lines.append(line)
+    lines.append(f"{user}:{hash_password(password)}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
