@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import importlib
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
-from gateway import backends, privileges
+from gateway import backends, dnssd, privileges
 from gateway.config import Config, ListenAddress, machine_hostname
 from gateway.core.context import GatewayContext
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import Spool
+from gateway.ipp.printer_attributes import STATIC_DOCUMENT_FORMATS
+from gateway.ipp.service import printer_uuid
 from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway")
@@ -235,6 +239,13 @@ async def _serve(
         async with trio.open_nursery() as nursery:
             await nursery.start(dispatcher.run)
             await _start_frontends(nursery, context, lpd_socks, ipp_socks, ipps_socks)
+            if config.dnssd.enabled:
+                await nursery.start(
+                    dnssd.advertise,
+                    functools.partial(_adverts, context, running),
+                    hostname,
+                    config.dnssd.interfaces,
+                )
             _log_ready(config, running, queues)
             task_status.started(running)
             if signals is not None:
@@ -273,6 +284,48 @@ def _frontend(module: str, what: str) -> FrontEnd:
             f"listen list in the config file"
         ) from None
     return serve
+
+
+def _adverts(context: GatewayContext, running: Running) -> list[dnssd.Advert]:
+    """The DNS-SD records of every queue, from what the IPP printer shows of it."""
+    infos = []
+    for queue in context.queues:
+        caps = queue.capabilities()
+        attrs = caps.printer_attributes
+
+        def values(name: str, attrs: Mapping[str, Any] = attrs) -> list[str]:
+            value = attrs.get(name)
+            raw = getattr(value, "python_values", value)
+            return (
+                [str(v) for v in raw]
+                if isinstance(raw, list | tuple)
+                else ([str(raw)] if raw is not None else [])
+            )
+
+        formats = list(caps.document_formats or STATIC_DOCUMENT_FORMATS)
+        sides = values("sides-supported")
+        colors = values("print-color-mode-supported")
+        urf = values("urf-supported")
+        infos.append(
+            dnssd.QueueInfo(
+                name=queue.name,
+                info=queue.config.info,
+                location=queue.config.location,
+                make_and_model=queue.config.make_and_model,
+                uuid=str(printer_uuid(context.config.spool_dir, queue.name)),
+                formats=formats,
+                color=("color" in colors) if colors else None,
+                duplex=any(s.startswith("two-sided") for s in sides) if sides else None,
+                urf=",".join(urf) if urf and "image/urf" in formats else None,
+            )
+        )
+    return dnssd.adverts(
+        infos,
+        context.hostname,
+        ipp_port=running.ipp[0][1] if running.ipp else None,
+        ipps_port=running.ipps[0][1] if running.ipps else None,
+        lpd_port=running.lpd[0][1] if running.lpd else None,
+    )
 
 
 def _log_ready(config: Config, running: Running, queues: Queues) -> None:

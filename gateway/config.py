@@ -229,6 +229,12 @@ class IppConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DnssdConfig:
+    enabled: bool = False  # like CUPS, queues are not announced until asked to
+    interfaces: tuple[str, ...] = ()  # IPv4 addresses to announce on; empty = all
+
+
+@dataclass(frozen=True, slots=True)
 class LimitsConfig:
     max_job_size: int = 0  # 0: no limit but free space
     min_free_space: int = 64 * 1024**2
@@ -257,6 +263,7 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     history: HistoryConfig = HistoryConfig()
     dispatch: DispatchConfig = DispatchConfig()
+    dnssd: DnssdConfig = DnssdConfig()
     log_level: str = "info"
     hostname: str = ""
     user: str = ""  # drop root for this user after binding
@@ -358,6 +365,15 @@ def _encoding(value: Any) -> str:
     return name
 
 
+def _ipv4(value: Any) -> str:
+    text = _str(value)
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv4 address") from None
+    return text
+
+
 def _auth_policy(value: Any) -> str:
     policy = _str(value)
     if policy not in AUTH_POLICIES:
@@ -422,6 +438,13 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
         {
             "max_jobs": ("max_jobs", _positive_int),
             "max_age": ("max_age", parse_duration),
+        },
+    ),
+    "dnssd": (
+        DnssdConfig,
+        {
+            "enabled": ("enabled", _bool),
+            "interfaces": ("interfaces", _list_of(_ipv4)),
         },
     ),
     "dispatch": (
@@ -544,6 +567,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         limits=sections["limits"],
         history=sections["history"],
         dispatch=sections["dispatch"],
+        dnssd=sections["dnssd"],
         log_level=top.get("log_level", "info"),
         hostname=top.get("hostname", ""),
         user=top.get("user", ""),

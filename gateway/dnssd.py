@@ -156,7 +156,9 @@ class Advertiser:
                 addresses=self._addresses(),
                 port=advert.port,
                 properties=advert.txt,
-                server=f"{self.hostname}.{DOMAIN}",
+                # Our own host record, so we never contend with avahi for the
+                # machine's name.
+                server=f"{self.hostname}-lpd-ipp-gateway.{DOMAIN}",
             )
             zc.register_service(info, allow_name_change=True)
             self._registered.append(info)

@@ -24,14 +24,26 @@ DBUS_SOCKET = Path("/run/dbus/system_bus_socket")
 
 
 AVAHI_CONF = Path(__file__).with_name("avahi-daemon.conf")
-_avahi_started = False
+
+
+def _avahi_with_our_config() -> bool:
+    """Whether an avahi-daemon runs with tests/peers/avahi-daemon.conf."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"avahi-daemon") and str(AVAHI_CONF).encode() in cmdline:
+            return True
+    return False
 
 
 def ensure_system_daemons() -> None:
-    """Start dbus-daemon --system, and avahi-daemon restricted to loopback (once per
-    test run, replacing any instance with another configuration), so that no
-    multicast leaves the machine."""
-    global _avahi_started
+    """Start dbus-daemon --system, and avahi-daemon restricted to loopback (replacing
+    an instance started with another configuration), so that no multicast leaves
+    the machine."""
     if not DBUS_SOCKET.exists():
         Path("/run/dbus").mkdir(parents=True, exist_ok=True)
         subprocess.run(
@@ -40,7 +52,7 @@ def ensure_system_daemons() -> None:
             capture_output=True,
             timeout=30,
         )
-    if _avahi_started:
+    if _avahi_with_our_config():
         return
     avahi = str(require("avahi-daemon"))
     subprocess.run([avahi, "--kill"], capture_output=True, timeout=30, check=False)
@@ -54,7 +66,6 @@ def ensure_system_daemons() -> None:
         capture_output=True,
         timeout=30,
     )
-    _avahi_started = True
 
 
 def free_port() -> int:
