@@ -335,7 +335,16 @@ def _log_ready(config: Config, running: Running, queues: Queues) -> None:
         log.info("listening for IPP on %s", _shown(host, port))
     for host, port in running.ipps:
         log.info("listening for IPPS on %s", _shown(host, port))
+    ipp = running.ipp[0] if running.ipp else running.ipps[0] if running.ipps else None
+    scheme = "ipp" if running.ipp else "ipps"
     for queue in queues:
         default = " (default)" if queue is queues.default else ""
-        log.info("queue %s%s -> %s", queue.name, default, queue.backend.uri)
+        where = []
+        if ipp is not None:
+            host = "localhost" if ipp[0] in ("::", "0.0.0.0") else ipp[0]
+            where.append(f"{scheme}://{_shown(host, ipp[1])}/printers/{queue.name}")
+        if running.lpd:
+            where.append(f"lpd queue {queue.name}")
+        shown = f" [{', '.join(where)}]" if where else ""
+        log.info("queue %s%s -> %s%s", queue.name, default, queue.backend.uri, shown)
     log.info("spool in %s", config.spool_dir)

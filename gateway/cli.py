@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_level,
         help="debug, info, warning or error (default info)",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=config.LOG_FORMATS,
+        help="text (default: one readable line per event) or json (one JSON object per "
+        "line; job events carry their fields)",
+    )
 
     check = commands.add_parser(
         "check-config",
@@ -181,6 +187,7 @@ def _load(args: argparse.Namespace) -> config.Config:
         ipp_listen=args.ipp_listen,
         queues=args.queue,
         log_level=args.log_level,
+        log_format=args.log_format,
         embedded_default=embedded,
     )
 
@@ -191,7 +198,7 @@ def _serve(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    gateway_log.setup(cfg.log_level)
+    gateway_log.setup(cfg.log_level, cfg.log_format)
     try:
         trio.run(app.run, cfg)
     except app.StartupError as exc:

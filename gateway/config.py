@@ -30,6 +30,7 @@ IPP_PORT = 631
 KNOWN_SCHEMES = ("file", "ipp", "ipps", "lpd")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 AUTH_POLICIES = ("none", "jobs", "all")
+LOG_FORMATS = ("text", "json")
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
 
@@ -265,6 +266,7 @@ class Config:
     dispatch: DispatchConfig = DispatchConfig()
     dnssd: DnssdConfig = DnssdConfig()
     log_level: str = "info"
+    log_format: str = "text"  # text | json
     hostname: str = ""
     user: str = ""  # drop root for this user after binding
     group: str = ""
@@ -365,6 +367,13 @@ def _encoding(value: Any) -> str:
     return name
 
 
+def _one_of(value: Any, choices: Sequence[str]) -> str:
+    text = _str(value)
+    if text not in choices:
+        raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+    return text
+
+
 def _ipv4(value: Any) -> str:
     text = _str(value)
     try:
@@ -459,6 +468,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
 _GATEWAY_KEYS: dict[str, Parser] = {
     "spool_dir": _path,
     "log_level": _log_level,
+    "log_format": lambda v: _one_of(v, LOG_FORMATS),
     "hostname": _str,
     "user": _str,
     "group": _str,
@@ -569,6 +579,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         dispatch=sections["dispatch"],
         dnssd=sections["dnssd"],
         log_level=top.get("log_level", "info"),
+        log_format=top.get("log_format", "text"),
         hostname=top.get("hostname", ""),
         user=top.get("user", ""),
         group=top.get("group", ""),
@@ -584,6 +595,7 @@ def apply_overrides(
     ipp_listen: Sequence[ListenAddress] = (),
     queues: Sequence[tuple[str, str]] = (),
     log_level: str | None = None,
+    log_format: str | None = None,
     embedded_default: bool = False,
 ) -> Config:
     """Command-line flags override the file.
@@ -601,6 +613,8 @@ def apply_overrides(
         changes["ipp"] = replace(config.ipp, listen=tuple(ipp_listen))
     if log_level is not None:
         changes["log_level"] = _log_level(log_level)
+    if log_format is not None:
+        changes["log_format"] = _one_of(log_format, LOG_FORMATS)
     if queues:
         seen: set[str] = set()
         for name, _uri in queues:

@@ -10,6 +10,8 @@ the dispatcher and every backend say the same thing the same way.
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 import sys
 from typing import Any
@@ -22,10 +24,34 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 events = logging.getLogger("gateway.jobs")
 
 
-def setup(level: str = "info") -> None:
-    """Log to stderr, one line per record."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and, for job
+    events, the event's fields (job_id, event, queue, peer, ...)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        job = getattr(record, "job", None)
+        if isinstance(job, dict):
+            data.update(job)
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def setup(level: str = "info", fmt: str = "text") -> None:
+    """Log to stderr, one line per record, as text or as JSON."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -33,11 +59,20 @@ def setup(level: str = "info") -> None:
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
 
 
+def _escape(char: str) -> str:
+    if char in '\\"':
+        return "\\" + char
+    if ord(char) < 0x20 or ord(char) == 0x7F:
+        return f"\\x{ord(char):02x}"
+    return char
+
+
 def _value(value: Any) -> str:
+    """A value as one token: quoted when it has blanks, control characters (never
+    written raw, so client text cannot forge log lines) are escaped."""
     text = str(value)
-    if not text or any(c.isspace() or c in '"=' for c in text):
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+    if not text or any(c.isspace() or c in '"=\\' or ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        return '"' + "".join(_escape(c) for c in text) + '"'
     return text
 
 
@@ -53,4 +88,11 @@ def job_event(event: str, job: Job, *, level: int = logging.INFO, **extra: Any) 
     if not events.isEnabledFor(level):
         return
     line = fields(queue=job.queue, peer=job.origin.peer or "-", **extra)
-    events.log(level, "job %d %s %s", job.id, event, line)
+    structured = {
+        "job_id": job.id,
+        "event": event,
+        "queue": job.queue,
+        "peer": job.origin.peer or None,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    events.log(level, "job %d %s %s", job.id, event, line, extra={"job": structured})
