@@ -196,7 +196,14 @@ class IppApp:
                 await _send_plain(tracked_send, 503, "too many requests, try again later\n")
                 return
             try:
-                await self._http(scope, receive, tracked_send)
+                metrics = self.service.context.metrics
+                if metrics is None:
+                    await self._http(scope, receive, tracked_send)
+                else:
+                    # hypercorn does not report connections; requests in progress are
+                    # the IPP listener's open-connection figure.
+                    with metrics.connection("ipp"):
+                        await self._http(scope, receive, tracked_send)
             finally:
                 self.limiter.release()
         except ClientGone as exc:
