@@ -1,0 +1,221 @@
+"""RFC 1179 queue state (``\\3``/``\\4``) and remove jobs (``\\5``) from the spool.
+
+Why it looks like this
+----------------------
+Both commands name jobs the same way (RFC 1179 section 2): a list token that
+starts with a digit is a job number, anything else a user name. A number
+means the gateway's job id (what lpq shows) or, for a job that came in by
+LPD from the same client address, the number in the client's own control
+file name (``cfA123host`` -> 123), which is what ``lprm 123`` sends right
+after ``lpr``. Matching by client number is host-scoped, as in BSD lpd.
+
+Jobs shown and removable are the active ones (pending, held, processing,
+stopped), as BSD lpq and LPRng lpq show them; jobs aborted in the last hour
+are reported in the status lines above the list, with the reason, so that a
+client learns why its job will not print. Text is rendered by
+`gateway.lpd.status` in the BSD layout, which BSD lpq, LPRng lpq and the
+Samba/Windows token parsers read.
+
+Removal follows RFC 1179 / RFC 2569 3.5 with BSD's host scoping: a user may
+remove jobs submitted under that user name from the same client address;
+agent ``root`` may remove any job only from an address listed in
+``lpd.trusted_hosts`` (elsewhere ``root`` is just a user name). With an
+empty list the agent's active job is removed (the job being forwarded when
+it is the agent's, else the agent's first waiting job, as LPRng does). The
+list token ``all`` (LPRng ``lprm all``) and agent ``-all`` (BSD) mean every
+job the agent may remove. Each removed job is canceled through the spool;
+the dispatcher cancels one already forwarded at its backend.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.core.context import GatewayContext
+from gateway.core.job import Frontend, Job, JobState
+from gateway.core.queues import Queue
+from gateway.core.spool import JobNotFound, NotPossible
+from gateway.log import job_event
+from gateway.lpd.session import shown
+from gateway.lpd.status import StatusEntry, filter_entries, printer_status_lines, render_status
+
+ACTIVE_STATES = frozenset({JobState.PROCESSING, JobState.PROCESSING_STOPPED})
+
+#: Jobs aborted this recently are reported in lpq's status lines, so that a
+#: client sees why its job will not print (the job list itself shows active
+#: jobs only, as BSD lpq does).
+RECENT_FAILURES_SECONDS = 3600.0
+RECENT_FAILURES_SHOWN = 5
+
+
+def client_number(job: Job, peer: str) -> int | None:
+    """The job's number in its LPD client's control-file name, if the job
+    came by LPD from ``peer``; else ``None`` (numbers are host-scoped)."""
+    origin = job.origin
+    if origin.frontend is Frontend.LPD and origin.peer == peer:
+        return origin.lpd_job_number
+    return None
+
+
+def status_entry(job: Job, peer: str) -> StatusEntry:
+    """How lpq shows one job."""
+    files = tuple(doc.name or job.name for doc in job.documents) or (job.name,)
+    copies = job.attributes.get("copies", 1)
+    number = client_number(job, peer)
+    return StatusEntry(
+        owner=job.user,
+        job_id=job.id,
+        files=files,
+        size=job.size,
+        rank_active=job.state in ACTIVE_STATES,
+        host=job.origin.host or job.origin.peer,
+        copies=copies if isinstance(copies, int) and copies >= 1 else 1,
+        file_sizes=tuple(doc.size for doc in job.documents),
+        aliases=() if number is None else (number,),
+    )
+
+
+def ordered_jobs(context: GatewayContext, queue: Queue) -> list[Job]:
+    """Active jobs in lpq order: the ones being forwarded first, then the
+    waiting ones in the order the dispatcher will take them."""
+    jobs = context.spool.active_jobs(queue.name)
+    return [j for j in jobs if j.state in ACTIVE_STATES] + [
+        j for j in jobs if j.state not in ACTIVE_STATES
+    ]
+
+
+def queue_state(
+    context: GatewayContext, queue: Queue, items: Sequence[str], *, long: bool, peer: str
+) -> bytes:
+    """The ``\\3``/``\\4`` reply: status lines, then the (filtered) jobs."""
+    state = queue.state()
+    lines = printer_status_lines(
+        queue.name,
+        printing=state.state == "processing",
+        enabled=state.state != "stopped",
+        accepting=queue.is_accepting,
+        message=state.message,
+    )
+    lines += failure_lines(context, queue, items, peer=peer)
+    entries = [status_entry(job, peer) for job in ordered_jobs(context, queue)]
+    return render_status(lines, entries, long=long, items=items)
+
+
+def failure_lines(
+    context: GatewayContext,
+    queue: Queue,
+    items: Sequence[str],
+    *,
+    peer: str,
+    now: float | None = None,
+) -> list[str]:
+    """``Warning: job 12 (alice) aborted: <job-state-message>`` for the
+    queue's jobs aborted in the last `RECENT_FAILURES_SECONDS` (newest first,
+    at most `RECENT_FAILURES_SHOWN`), filtered by the request's list."""
+    now = time.time() if now is None else now
+    failed = [
+        job
+        for job in context.spool.jobs(queue.name)
+        if job.state is JobState.ABORTED
+        and now - (job.completed or job.updated) <= RECENT_FAILURES_SECONDS
+    ]
+    if items:
+        named = {e.job_id for e in filter_entries([status_entry(j, peer) for j in failed], items)}
+        failed = [j for j in failed if j.id in named]
+    failed.sort(key=lambda j: (j.completed or j.updated, j.id), reverse=True)
+    return [
+        f"Warning: job {job.id} ({job.user}) aborted: {job.state_message or 'see the log'}"
+        for job in failed[:RECENT_FAILURES_SHOWN]
+    ]
+
+
+def unknown_queue_text(context: GatewayContext, name: str) -> bytes:
+    """What BSD lpd says for a queue it does not have."""
+    shown = "".join(c if c.isprintable() else "?" for c in name)[:128]
+    return f"{context.hostname}: {shown}: unknown printer\n".encode("utf-8", "replace")
+
+
+def peer_is_trusted(context: GatewayContext, peer: str) -> bool:
+    """Whether ``peer`` is in ``lpd.trusted_hosts`` (where agent root is root)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in net for net in context.config.lpd.trusted_hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """Who asks to remove jobs: the RFC's agent, from which client address."""
+
+    name: str
+    peer: str
+    is_root: bool  # agent "root" from a trusted host
+
+    def may_remove(self, job: Job) -> bool:
+        if self.is_root:
+            return True
+        if job.origin.peer != self.peer:
+            return False
+        return self.name in ("-all", job.user)
+
+
+def control_file_name(context: GatewayContext, job: Job) -> str:
+    """The ``cfA...`` name BSD prints in ``... dequeued`` lines: the client's
+    own for LPD jobs, else one made from the job id and this host."""
+    if job.origin.frontend is Frontend.LPD and job.origin.lpd_control_file:
+        return "".join(c for c in job.origin.lpd_control_file if c.isprintable())
+    return f"cfA{job.id % 1000:03d}{context.hostname}"
+
+
+def select_for_removal(
+    jobs: Sequence[Job], agent: Agent, items: Sequence[str]
+) -> tuple[list[Job], list[Job]]:
+    """(jobs to remove, jobs named but not the agent's to remove)."""
+    everything = agent.name == "-all" or "all" in items
+    if everything:
+        return [j for j in jobs if agent.may_remove(j)], []
+    if not items:
+        active = [j for j in jobs if j.state in ACTIVE_STATES and agent.may_remove(j)]
+        if active:
+            return active[:1], []
+        mine = [j for j in jobs if agent.may_remove(j) and j.user == agent.name]
+        return mine[:1], []
+    entries = {j.id: j for j in jobs}
+    named_ids = {
+        e.job_id for e in filter_entries([status_entry(j, agent.peer) for j in jobs], items)
+    }
+    named = [entries[i] for i in sorted(named_ids)]
+    allowed = [j for j in named if agent.may_remove(j)]
+    denied = [j for j in named if not agent.may_remove(j)]
+    return allowed, denied
+
+
+async def remove_jobs(
+    context: GatewayContext, queue: Queue, agent_name: str, items: Sequence[str], *, peer: str
+) -> bytes:
+    """Cancel the jobs a ``\\5`` request names; the BSD-style reply text."""
+    is_root = agent_name == "root" and peer_is_trusted(context, peer)
+    agent = Agent(agent_name, peer, is_root)
+    allowed, denied = select_for_removal(ordered_jobs(context, queue), agent, items)
+    lines: list[str] = []
+    for job in allowed:
+        try:
+            canceled = await context.spool.cancel(
+                job.id,
+                reason="job-canceled-by-user",
+                message=f"removed by {shown(agent_name) or '-'}@{peer} (LPD remove)",
+            )
+        except (NotPossible, JobNotFound):
+            continue  # it ended meanwhile
+        job_event("removed", canceled, via="lpd", agent=shown(agent_name) or "-", by_peer=peer)
+        lines.append(f"{control_file_name(context, job)} dequeued")
+    for job in denied:
+        lines.append(f"{control_file_name(context, job)}: Permission denied")
+    if not lines:
+        return b""
+    text = "\n".join(f"{context.hostname}: {line}" for line in lines) + "\n"
+    return text.encode("utf-8", "replace")

@@ -1,0 +1,393 @@
+"""RFC 1179 "receive a printer job" (``\\2``): files in, durable jobs out.
+
+Why it looks like this
+----------------------
+LPD acknowledgements are promises. Ack 1 promises room: it is sent only if
+the spool has room for the announced size (`Spool.check_room`). Ack 2
+promises the bytes are safe: it is sent only after the file is fsync'ed
+(`DocumentWriter.finish`), and for the file that completes a job only after
+`Spool.submit` committed the job. The control file is staged in the job's
+folder like a data file, so its ack 2 is as durable as the others'.
+
+One `JobAssembly` collects the files of one job, in whatever order they
+come (control first: LPRng, CUPS, Windows; data first: BSD lpd, PLP). A job
+is complete once its control file and every data file it names are present
+(PPR/LPRng style, reference/lpd.md 7.2), and is submitted at that moment, so
+several jobs per connection work and the client still hears of a failure.
+An abort (``\\1``), a connection lost mid-job, a deadline or a refused file
+discards that job's folder and nothing else.
+
+File names from the client are match keys only; the spool names files
+itself (``jobs/<uuid>/doc-<n>``).
+
+Files that end with the connection instead of a NUL (reference/lpd.md 3.1
+item 3): a size-0 data file streamed until close (LPRng ``lpr -k``) is
+accepted; a file shorter than announced (Windows without "LPR byte
+counting", CUPS ``mode=stream``) or complete but without its NUL is accepted
+only with ``lpd.lenient_byte_count``, and then an announced size larger than
+the spool's room does not refuse ack 1 (the real size is unknown); the limits
+are enforced while writing instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+import trio
+
+from gateway.core.context import GatewayContext
+from gateway.core.job import Frontend, Job, Origin
+from gateway.core.queues import Queue
+from gateway.core.spool import JobFolder, NewDocument, NoSpace, SpoolError, StagedFile
+from gateway.core.translate import UNPRINTABLE_LETTERS, controlfile_to_ipp
+from gateway.log import job_event
+from gateway.lpd import controlfile
+from gateway.lpd.controlfile import ControlFile, ControlLine
+from gateway.lpd.errors import NAK_FAIL, NAK_NO_SPACE
+from gateway.lpd.events import (
+    AbortJob,
+    ConnectionClosed,
+    ControlFileHeader,
+    DataFileHeader,
+    EndOfJob,
+    FileAborted,
+    FileData,
+    FileEnd,
+    FileEndKind,
+)
+from gateway.lpd.session import Session, SessionEnded, shown
+from gateway.lpd.spooling import body_writer
+
+log = logging.getLogger("gateway.lpd")
+
+#: Bytes kept from the start of each data file for content sniffing.
+HEAD_SIZE: Final = 1024
+#: Data files one job may have (cups-lpd stops at 100; BSD lpr goes past 52).
+MAX_DATA_FILES: Final = 1000
+
+
+class FileRefused(SessionEnded):
+    """A file could not be stored mid-transfer (no space, limit): the client
+    gets a NAK at once and the connection ends (``nak`` is the byte)."""
+
+    level = logging.WARNING
+
+    def __init__(self, reason: str, nak: int) -> None:
+        super().__init__(reason)
+        self.nak = nak
+
+
+@dataclass(slots=True)
+class DataFile:
+    """A data file on disk: the client's name (a match key), its staged file
+    and its first bytes (for sniffing)."""
+
+    name: str
+    staged: StagedFile
+    head: bytes
+
+
+@dataclass(slots=True)
+class JobAssembly:
+    """The files of one job as they arrive."""
+
+    folder: JobFolder
+    started: float
+    control_name: str | None = None
+    control: ControlFile | None = None
+    data_files: tuple[str, ...] = ()  # named by the control file's print lines
+    data: dict[str, DataFile] = field(default_factory=dict)
+    size: int = 0
+
+    def needed(self) -> tuple[str, ...]:
+        """Data files the control file names (print requests, in order)."""
+        return self.data_files
+
+    def missing(self) -> list[str]:
+        return [name for name in self.needed() if name not in self.data]
+
+    @property
+    def complete(self) -> bool:
+        return self.control is not None and not self.missing()
+
+    def describe(self) -> str:
+        files = len(self.data) + (self.control is not None)
+        cf = shown(self.control_name) if self.control_name else "no control file"
+        return f"{cf}, {files} file(s), {self.size} bytes"
+
+
+def with_synthesised_requests(cf: ControlFile) -> ControlFile:
+    """FreeBSD's fix for "another kind of broken lpr": a control file with
+    ``U`` lines but no print line prints each ``df`` file it unlinks as ``f``
+    (reference/lpd.md 3.1 item 12)."""
+    if any(line.is_print_request for line in cf.lines):
+        return cf
+    extra = tuple(
+        ControlLine("f", value)
+        for value in dict.fromkeys(cf.get_all("U"))
+        if value.startswith(b"df") and b"/" not in value
+    )
+    return ControlFile(cf.lines + extra) if extra else cf
+
+
+class JobReceiver:
+    """Runs the subcommand loop of one ``\\2 queue`` connection."""
+
+    def __init__(self, session: Session, queue: Queue) -> None:
+        self.session = session
+        self.queue = queue
+        self.context: GatewayContext = session.context
+        self.lenient = self.context.config.lpd.lenient_byte_count
+        self.legacy_encoding = self.context.config.lpd.legacy_encoding
+        self.job_timeout = self.context.config.lpd.job_timeout
+        self.assembly: JobAssembly | None = None
+        self.jobs: list[Job] = []
+
+    # ------------------------------------------------------------------
+    # The loop
+
+    async def run(self) -> None:
+        """Handle subcommands until the client closes. Whatever happens, a
+        job that is not complete is discarded."""
+        try:
+            while True:
+                event = await self.session.next_event()
+                if isinstance(event, ControlFileHeader | DataFileHeader):
+                    await self._file(event)
+                elif isinstance(event, AbortJob):
+                    await self._discard("aborted by the client (subcommand 1)", level=logging.INFO)
+                elif isinstance(event, EndOfJob):
+                    continue  # PLP's lone NUL after the last file
+                elif isinstance(event, ConnectionClosed):
+                    return
+                else:  # pragma: no cover - the codec emits nothing else here
+                    raise SessionEnded(f"unexpected event {event!r}")
+        finally:
+            if self.assembly is not None:
+                missing = self.assembly.missing()
+                why = (
+                    f"data file(s) never sent: {shown(', '.join(missing))}"
+                    if self.assembly.control is not None
+                    else "no control file"
+                )
+                with trio.CancelScope(shield=True):
+                    await self._discard(f"incomplete job at end of connection ({why})")
+
+    def _begin(self) -> JobAssembly:
+        if self.assembly is None:
+            now = trio.current_time()
+            self.assembly = JobAssembly(self.context.spool.new_folder(), now)
+            self.session.deadline = now + self.job_timeout
+        return self.assembly
+
+    async def _discard(self, reason: str, *, level: int = logging.WARNING) -> None:
+        assembly, self.assembly = self.assembly, None
+        self.session.deadline = math.inf
+        if assembly is None:
+            return
+        await assembly.folder.discard()
+        log.log(
+            level,
+            "lpd %s: job discarded: queue=%s %s: %s",
+            self.session.label,
+            self.queue.name,
+            assembly.describe(),
+            reason,
+        )
+
+    # ------------------------------------------------------------------
+    # One file
+
+    async def _file(self, header: ControlFileHeader | DataFileHeader) -> None:
+        session = self.session
+        assembly = self._begin()
+        is_control = isinstance(header, ControlFileHeader)
+        if is_control and assembly.control is not None:
+            await self._discard(
+                f"a new control file {shown(header.name)} came before its data file(s) "
+                f"{shown(', '.join(assembly.missing()))}"
+            )
+            assembly = self._begin()
+        too_many = len(assembly.data) >= MAX_DATA_FILES
+        if not is_control and too_many and header.name not in assembly.data:
+            await session.send(
+                session.conn.refuse(NAK_FAIL, f"more than {MAX_DATA_FILES} data files")
+            )
+            return
+        # Ack 1 only if the spool has room for the announced size.
+        try:
+            self.context.spool.check_room(assembly.size + header.size)
+        except NoSpace as exc:
+            if is_control or not self.lenient:
+                log.warning(
+                    "lpd %s: %s refused (no space): %s", session.label, shown(header.name), exc
+                )
+                await session.send(session.conn.refuse(NAK_NO_SPACE, str(exc)))
+                return
+            log.info(
+                "lpd %s: %s announces %d bytes (more than the spool's room); "
+                "lenient byte count: reading what arrives",
+                session.label,
+                shown(header.name),
+                header.size,
+            )
+        await session.send(session.conn.accept())
+
+        body = bytearray() if is_control else None
+        async with assembly.folder.document() as writer:
+            head = bytearray()
+            try:
+                async with body_writer(writer) as pipe:
+                    while True:
+                        event = await session.next_event()
+                        if isinstance(event, FileData):
+                            if len(head) < HEAD_SIZE:
+                                head += event.data[: HEAD_SIZE - len(head)]
+                            if body is not None:
+                                body += event.data
+                            await pipe.write(event.data)
+                        elif isinstance(event, FileAborted):
+                            log.warning(
+                                "lpd %s: %s discarded: the client ended it with byte %d "
+                                "instead of NUL",
+                                session.label,
+                                shown(header.name),
+                                event.trailer,
+                            )
+                            return  # no ack 2; the writer discards the file
+                        elif isinstance(event, FileEnd):
+                            await pipe.close()
+                            break
+                        else:  # pragma: no cover - the codec emits nothing else here
+                            raise SessionEnded(f"unexpected event {event!r} inside a file")
+            except NoSpace as exc:
+                raise FileRefused(f"{shown(header.name)}: {exc}", NAK_NO_SPACE) from None
+            except OSError as exc:
+                raise FileRefused(f"{shown(header.name)}: {exc.strerror}", NAK_FAIL) from None
+            if not self._acceptable(header, event):
+                await self._discard(
+                    f"{shown(header.name)} ended after {event.received} of {header.size} bytes "
+                    f"({event.kind.value}); set lpd.lenient_byte_count to accept such files"
+                )
+                await session.try_send(session.conn.refuse(NAK_FAIL, "incomplete file"))
+                return
+            try:
+                staged = await writer.finish()  # fsync: only now may ack 2 go out
+            except NoSpace as exc:
+                raise FileRefused(f"{shown(header.name)}: {exc}", NAK_NO_SPACE) from None
+            except OSError as exc:
+                raise FileRefused(f"{shown(header.name)}: {exc.strerror}", NAK_FAIL) from None
+        assembly.size += staged.size
+        if body is not None:
+            refusal = self._take_control(assembly, header.name, bytes(body))
+            if refusal:
+                await self._discard(f"control file {shown(header.name)} refused: {refusal}")
+                await session.send(session.conn.refuse(NAK_FAIL, refusal))
+                return
+        else:
+            if header.name in assembly.data:
+                log.info(
+                    "lpd %s: data file %s sent again; the last copy wins",
+                    session.label,
+                    shown(header.name),
+                )
+            assembly.data[header.name] = DataFile(header.name, staged, bytes(head))
+        await self._after_file(event.kind)
+
+    def _acceptable(self, header: ControlFileHeader | DataFileHeader, end: FileEnd) -> bool:
+        if end.kind is FileEndKind.NORMAL:
+            return True
+        if end.kind is FileEndKind.STREAMED:
+            return isinstance(header, DataFileHeader)  # LPRng lpr -k
+        return self.lenient  # SHORT, UNTERMINATED
+
+    def _take_control(self, assembly: JobAssembly, name: str, data: bytes) -> str | None:
+        """Parse the control file into the assembly; a reason to refuse it, or None."""
+        cf = with_synthesised_requests(controlfile.parse(data))
+        requests = cf.requests(self.legacy_encoding)
+        rejected = sorted({r.letter for r in requests if r.letter in UNPRINTABLE_LETTERS})
+        if rejected:
+            return f"unsupported print format(s) {', '.join(rejected)} (RFC 2569 4.3)"
+        if not requests:
+            return "the control file names no data file to print"
+        if any("\0" in r.data_file for r in requests):
+            return "NUL byte in a control-file line"
+        assembly.control_name = name
+        assembly.control = cf
+        assembly.data_files = tuple(dict.fromkeys(r.data_file for r in requests))
+        return None
+
+    async def _after_file(self, kind: FileEndKind) -> None:
+        """Ack 2, after submitting the job if this file completed it."""
+        session = self.session
+        assembly = self.assembly
+        assert assembly is not None
+        if assembly.complete:
+            try:
+                job = await self._submit(assembly)
+            except SpoolError as exc:
+                nak = NAK_NO_SPACE if isinstance(exc, NoSpace) else NAK_FAIL
+                await self._discard(f"spool refused the job: {exc}")
+                await session.try_send(session.conn.refuse(nak, str(exc)))
+                return
+            self.assembly = None
+            session.deadline = math.inf
+            self.jobs.append(job)
+        ack = session.conn.accept()
+        if kind is FileEndKind.NORMAL:
+            await session.send(ack)
+        else:
+            await session.try_send(ack)  # the client closed; it may still read
+
+    async def _submit(self, assembly: JobAssembly) -> Job:
+        cf = assembly.control
+        name = assembly.control_name
+        assert cf is not None and name is not None
+        heads = {n: f.head for n, f in assembly.data.items()}
+        ticket = controlfile_to_ipp(
+            cf, heads, legacy_encoding=self.legacy_encoding, peer_host=self.session.peer
+        )
+        documents = [
+            NewDocument(
+                assembly.data[doc.data_file].staged,
+                doc.document_format,
+                doc.document_name or "",
+                dict(doc.attributes) or None,
+            )
+            for doc in ticket.documents
+        ]
+        origin = Origin(
+            Frontend.LPD,
+            peer=self.session.peer,
+            host=_one_line(cf.text("H", self.legacy_encoding)),
+            user=_one_line(cf.text("P", self.legacy_encoding)),
+            lpd_control_file=name,
+            lpd_job_number=controlfile.parse_file_name(name).job_number,
+        )
+        unused = sorted(set(assembly.data) - set(assembly.needed()))
+        job = await self.context.spool.submit(
+            self.queue.name, ticket.attributes, documents, origin, folder=assembly.folder
+        )
+        job_event(
+            "received",
+            job,
+            via="lpd",
+            user=job.user,
+            host=origin.host or None,
+            name=job.name,
+            cf=shown(name),
+            documents=len(job.documents),
+            size=job.size,
+            ignored=shown(",".join(unused)) or None,
+        )
+        return job
+
+
+def _one_line(text: str | None) -> str:
+    """Control-file text for the origin record: printable characters only."""
+    if not text:
+        return ""
+    return "".join(c for c in text if c.isprintable()).strip()

@@ -1,0 +1,220 @@
+"""The LPD front-end: RFC 1179 over trio, writing jobs into the spool.
+
+Why it looks like this
+----------------------
+`app.py` binds the sockets (so a busy or privileged port fails at start with
+one clear line) and calls `serve`, which follows the nursery start protocol:
+``task_status.started()`` once every listener accepts. Each connection is one
+task holding one slot of ``lpd.max_connections``; the slot is taken *before*
+``accept``, so when all are in use new clients wait in the kernel's backlog
+instead of costing a task and a file descriptor each.
+
+A connection carries one daemon command (RFC 1179 section 5). The codec
+(`gateway.lpd.protocol`) frames it; `session.Session` reads the socket with
+an idle timeout; `receive` handles ``\\2`` (jobs into the spool, acks only
+once durable) and `query` handles ``\\3``/``\\4`` (lpq) and ``\\5`` (lprm).
+``\\1`` (print waiting jobs) is answered ``\\0`` and wakes the dispatcher.
+
+Front-ends never talk to backends: this module only reads and writes the
+spool and wakes the dispatcher.
+
+Failure policy: a peer that breaks the protocol gets the codec's NAK byte
+(with an LPRng-style reason line) and the connection is closed; every
+connection that ends badly leaves exactly one log line; no traceback reaches
+a client, and unexpected errors are logged as one warning line (with the
+traceback only at debug level).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+from functools import partial
+
+import trio
+
+from gateway.core.context import GatewayContext
+from gateway.lpd import query
+from gateway.lpd.errors import NAK_FAIL, RemoteProtocolError
+from gateway.lpd.events import (
+    ConnectionClosed,
+    PrintWaiting,
+    QueueStateRequest,
+    ReceiveJob,
+    RemoveJobs,
+)
+from gateway.lpd.receive import FileRefused, JobReceiver
+from gateway.lpd.session import Session, SessionEnded, find_queue, peer_of
+
+__all__ = ["serve"]
+
+log = logging.getLogger("gateway.lpd")
+
+
+class BoundedListener(trio.abc.Listener[trio.SocketStream]):
+    """A listener that takes a connection slot before each ``accept``.
+
+    The handler gives the slot back (`release`) when its connection ends.
+    """
+
+    def __init__(self, inner: trio.SocketListener, slots: trio.Semaphore) -> None:
+        self.inner = inner
+        self.slots = slots
+        self._full_logged = False
+
+    async def accept(self) -> trio.SocketStream:
+        if self.slots.value == 0 and not self._full_logged:
+            self._full_logged = True
+            log.warning(
+                "lpd: all %d connection slots in use (lpd.max_connections); "
+                "new clients wait in the backlog",
+                self.slots.max_value,
+            )
+        await self.slots.acquire()
+        self._full_logged = False
+        try:
+            return await self.inner.accept()
+        except BaseException:
+            self.slots.release()
+            raise
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _allowed(context: GatewayContext, peer: str) -> bool:
+    networks = context.config.lpd.allow_networks
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
+
+
+async def handle_connection(
+    context: GatewayContext, slots: trio.Semaphore, stream: trio.SocketStream
+) -> None:
+    """Serve one accepted connection, then give its slot back."""
+    try:
+        peer, port = peer_of(stream)
+        if not _allowed(context, peer):
+            log.warning("lpd %s:%d: refused: not in lpd.allow_networks", peer, port)
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            return
+        await serve_stream(context, stream, peer, port)
+    finally:
+        slots.release()
+
+
+async def serve_stream(
+    context: GatewayContext, stream: trio.abc.HalfCloseableStream, peer: str, port: int
+) -> None:
+    """Serve one client connection on any byte stream (tests use memory
+    streams); never raises except for cancellation."""
+    session = Session(context, stream, peer, port)
+    linger = True
+    counted = context.metrics.connection("lpd") if context.metrics else contextlib.nullcontext()
+    try:
+        with counted:
+            await _dispatch(session)
+    except RemoteProtocolError as exc:
+        log.warning("lpd %s: protocol error: %s", session.label, exc.reason)
+        await session.try_send(exc.nak_bytes(with_reason=True))
+    except FileRefused as exc:
+        log.log(exc.level, "lpd %s: file refused: %s", session.label, exc)
+        await session.try_send(bytes([exc.nak]) + str(exc).encode("utf-8", "replace") + b"\n")
+    except SessionEnded as exc:
+        log.log(exc.level, "lpd %s: %s", session.label, exc)
+        linger = False
+    except trio.Cancelled:
+        linger = False
+        raise
+    except Exception as exc:
+        log.warning("lpd %s: internal error: %s: %s", session.label, type(exc).__name__, exc)
+        log.debug("lpd %s: traceback", session.label, exc_info=True)
+        await session.try_send(bytes([NAK_FAIL]))
+    finally:
+        await session.close(linger=linger)
+
+
+async def _dispatch(session: Session) -> None:
+    """Read the daemon command and run it."""
+    context = session.context
+    event = await session.next_event()
+    if isinstance(event, ConnectionClosed):
+        log.debug("lpd %s: closed without a command", session.label)
+        return
+    if isinstance(event, ReceiveJob):
+        await _receive_job(session, event)
+    elif isinstance(event, QueueStateRequest):
+        queue = find_queue(context, event.queue)
+        if queue is None:
+            log.info("lpd %s: queue state of unknown queue %r", session.label, event.queue)
+            await session.send(query.unknown_queue_text(context, event.queue))
+            return
+        text = query.queue_state(context, queue, event.items, long=event.long, peer=session.peer)
+        log.debug("lpd %s: queue state of %s sent", session.label, queue.name)
+        await session.send(text)
+    elif isinstance(event, RemoveJobs):
+        queue = find_queue(context, event.queue)
+        if queue is None:
+            log.info("lpd %s: remove from unknown queue %r", session.label, event.queue)
+            await session.send(query.unknown_queue_text(context, event.queue))
+            return
+        text = await query.remove_jobs(context, queue, event.agent, event.items, peer=session.peer)
+        await session.send(text)
+    elif isinstance(event, PrintWaiting):
+        queue = find_queue(context, event.queue)
+        if queue is None:
+            log.info("lpd %s: print-waiting for unknown queue %r", session.label, event.queue)
+            await session.send(session.conn.refuse(NAK_FAIL, f"unknown queue {event.queue}"))
+            return
+        await session.send(session.conn.accept())
+        context.dispatcher.wake(queue.name)
+    else:  # pragma: no cover - the codec emits nothing else first
+        raise SessionEnded(f"unexpected first event {event!r}")
+
+
+async def _receive_job(session: Session, event: ReceiveJob) -> None:
+    queue = find_queue(session.context, event.queue)
+    if queue is None:
+        log.warning("lpd %s: job refused: unknown queue %r", session.label, event.queue)
+        await session.send(session.conn.refuse(NAK_FAIL, f"unknown queue {event.queue}"))
+        return
+    if not queue.is_accepting:
+        log.warning(
+            "lpd %s: job refused: queue %s is not accepting jobs", session.label, queue.name
+        )
+        await session.send(
+            session.conn.refuse(NAK_FAIL, f"queue {queue.name} is not accepting jobs")
+        )
+        return
+    await session.send(session.conn.accept())
+    receiver = JobReceiver(session, queue)
+    await receiver.run()
+    log.debug("lpd %s: receive-job done, %d job(s)", session.label, len(receiver.jobs))
+
+
+async def serve(
+    context: GatewayContext,
+    sockets: list[socket.socket],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve RFC 1179 on already bound, listening ``sockets`` until cancelled."""
+    slots = trio.Semaphore(
+        context.config.lpd.max_connections, max_value=context.config.lpd.max_connections
+    )
+    listeners = [
+        BoundedListener(trio.SocketListener(trio.socket.from_stdlib_socket(s)), slots)
+        for s in sockets
+    ]
+    handler = partial(handle_connection, context, slots)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_listeners, handler, listeners)
+        task_status.started()
