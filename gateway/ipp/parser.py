@@ -222,8 +222,10 @@ class MessageParser:
             (name_len,) = _U16.unpack_from(buf, pos + 1)
             if name_len > limit:
                 raise self._fail(f"name of {name_len} bytes is over {limit}", self._offset + pos)
+            # Checked before the value length, whether or not the item is all
+            # here yet, so the answer does not depend on how the bytes arrived.
+            self._check_size(pos + 5 + name_len)
             if len(buf) - pos < 5 + name_len:
-                self._check_size(pos + 5 + name_len)
                 break
             (value_len,) = _U16.unpack_from(buf, pos + 3 + name_len)
             if value_len > limit:

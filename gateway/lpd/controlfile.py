@@ -298,7 +298,10 @@ class ControlFile:
         value = self.get(code)
         if value is None or not value.strip().isdigit():
             return None
-        return int(value.strip())
+        try:
+            return int(value.strip())
+        except ValueError:  # over int()'s digit limit (4300 by default)
+            return None
 
     # ---- RFC 1179 parameters ----
 

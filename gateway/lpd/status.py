@@ -106,7 +106,7 @@ def filter_entries(entries: Iterable[StatusEntry], items: Sequence[str]) -> list
     users: set[str] = set()
     for item in items:
         if item[:1].isdigit():
-            digits = re.match(r"\d+", item)
+            digits = re.match(r"\d{1,20}", item)  # int() refuses > 4300 digits
             if digits is not None:
                 numbers.add(int(digits.group()))
         else:
@@ -263,12 +263,28 @@ _RANK_STATES: Final[tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...]] = 
     (re.compile(r"moved->\S*$"), "completed", ()),
 )
 
-_LONG_HEAD_RE: Final = re.compile(r"^(\S+): (\S+(?: \(orphan\))?)\s+\[job (\d+)\s*([^\]]*)\]\s*$")
+# Numbers are at most _MAX_DIGITS digits: int() refuses more than 4300, and
+# no job number or byte count is longer. Possessive quantifiers (*+, ++) and
+# a file name that ends in a non-blank keep both long-form regexes linear on
+# one long line of blanks or digits (they backtracked quadratically, head, and
+# cubically, file line). An empty file name still needs two blanks, as before.
+_MAX_DIGITS: Final = 20
+_LONG_HEAD_RE: Final = re.compile(
+    r"^(\S+): (\S+(?: \(orphan\))?)\s+\[job (\d{1,20})(?!\d)\s*+([^\]]*+)\]\s*$"
+)
 # Debian's BSD lpd appends " -- <date>" after "bytes".
 _LONG_FILE_RE: Final = re.compile(
-    r"^\s+(?:(\d+)\s+copies of\s+)?(.*?)\s+(\d+|\?\?\?) bytes(?:\s+--.*)?\s*$"
+    r"^\s++(?:(\d{1,20})\s+copies of\s++)?(?:(?<=\s\s)|(.*?\S)\s++)"
+    r"(\d{1,20}|\?\?\?) bytes(?:\s+--.*)?\s*$"
 )
 _TIME_RE: Final = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?(\.\d+)?$")
+# Found in the lowercased line, so split the line itself case-blind.
+_IS_DOWN: Final = re.compile(" is down", re.IGNORECASE)
+
+
+def _is_number(token: str) -> bool:
+    """Decimal digits that int() reads (not ``²``, which isdigit() accepts)."""
+    return token.isdecimal() and len(token) <= _MAX_DIGITS
 
 
 def _rank_state(rank: str) -> tuple[str, tuple[str, ...]] | None:
@@ -299,7 +315,7 @@ def _short_row(tokens: list[str]) -> ParsedJob | None:
     state = _rank_state(rank)
     if state is None or len(tokens) < 4:
         return None
-    if tokens[-1] == "bytes" and tokens[-2].isdigit() and tokens[2].isdigit():
+    if tokens[-1] == "bytes" and _is_number(tokens[-2]) and _is_number(tokens[2]):
         owner, host = _split_owner(tokens[1])
         return ParsedJob(
             rank=rank,
@@ -312,10 +328,10 @@ def _short_row(tokens: list[str]) -> ParsedJob | None:
             job_state_reasons=state[1],
         )
     # LPRng: rank owner [class] job files... size time
-    if _TIME_RE.match(tokens[-1]) and tokens[-2].isdigit() and len(tokens) >= 5:
-        if tokens[3].isdigit() and len(tokens) >= 6:
+    if _TIME_RE.match(tokens[-1]) and _is_number(tokens[-2]) and len(tokens) >= 5:
+        if _is_number(tokens[3]) and len(tokens) >= 6:
             job, rest = tokens[3], tokens[4:-2]
-        elif tokens[2].isdigit():
+        elif _is_number(tokens[2]):
             job, rest = tokens[2], tokens[3:-2]
         else:
             return None
@@ -353,7 +369,7 @@ def _printer_line(line: str, st: _PrinterState) -> None:
         st.accepting = False
     if " is down" in low:
         st.stop("paused")
-        st.message = line.split(" is down", 1)[1].lstrip(": ").strip()
+        st.message = _IS_DOWN.split(line, 1)[-1].lstrip(": ").strip()
     elif "printing disabled" in low:
         st.stop("paused")
     elif "printing aborted" in low:
@@ -378,7 +394,7 @@ def _printer_line(line: str, st: _PrinterState) -> None:
 def _intervening(rank: str, position: int) -> int:
     """Jobs ahead: the list position, or more if the rank says so (a
     filtered listing hides jobs, and RFC 2569 prefers the server's count)."""
-    match = re.match(r"(\d+)(st|nd|rd|th)?$", rank)
+    match = re.match(r"(\d{1,20})(st|nd|rd|th)?$", rank)
     if match is None:
         return position
     return max(position, int(match.group(1)) - 1)
@@ -430,7 +446,7 @@ def parse_status(text: bytes | str, *, max_size: int = 2**20) -> QueueStatus:
                     total = (total or 0) + int(size)
                 long_job = replace(
                     long_job,
-                    files=(*long_job.files, name.strip()),
+                    files=(*long_job.files, (name or "").strip()),
                     size=total,
                     copies=int(copies) if copies else long_job.copies,
                 )
