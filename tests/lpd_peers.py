@@ -3,8 +3,8 @@ against a gateway under test.
 
 LPRng's clients refuse to run when ``/etc/printcap`` is missing (its
 ``require_configfiles`` default), and Debian's lprng package normally creates
-that file. When it is absent and we are root, each LPRng command runs in a
-private mount namespace (``unshare --mount``) where a temporary folder with
+that file, whose default allows one copy only. As root (CI), each LPRng
+command runs in a private mount namespace (``unshare --mount``) where a temporary folder with
 ``lpd.conf`` (``printcap_path`` pointing at an empty printcap inside it, and
 ``mc=10`` so ``lpr -#N`` works) is bind-mounted over ``/etc/lprng``. Nothing
 outside that namespace changes.
@@ -48,10 +48,11 @@ def _private_lprng_etc(tmp: Path) -> Path:
 def lprng_argv(program: str, args: Sequence[str], tmp: Path) -> list[str]:
     """The command line that runs LPRng ``program`` with ``args``."""
     binary = str(require(program))
-    if Path("/etc/printcap").exists():
-        return [binary, *args]
     unshare = shutil.which("unshare")
-    if os.geteuid() != 0 or unshare is None:
+    private = os.geteuid() == 0 and unshare is not None
+    if not private and Path("/etc/printcap").exists():
+        return [binary, *args]  # the system's configuration (lpr -#N may be refused)
+    if not private or unshare is None:
         pytest.fail(
             "LPRng clients need /etc/printcap (Debian's lprng normally creates it): "
             "run 'sudo touch /etc/printcap'"

@@ -403,6 +403,13 @@ class IppBackend:
             if name != "copies" and f"{name}-supported" not in self._attributes:
                 continue
             values = value if isinstance(value, list) else [value]
+            if tag in (Tag.KEYWORD, Tag.ENUM):
+                # Like CUPS: a value the printer does not list (a banner page it
+                # cannot make) is left out rather than failing the whole job.
+                supported = set(self._values(f"{name}-supported"))
+                values = [v for v in values if v in supported]
+                if not values:
+                    continue
             if tag == Tag.RANGE_OF_INTEGER:
                 values = [RangeOfInteger(int(a), int(b)) for a, b in values]
             attrs.append(Attribute.of(name, tag, *values))

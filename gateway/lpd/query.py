@@ -49,6 +49,8 @@ ACTIVE_STATES = frozenset({JobState.PROCESSING, JobState.PROCESSING_STOPPED})
 #: jobs only, as BSD lpq does).
 RECENT_FAILURES_SECONDS = 3600.0
 RECENT_FAILURES_SHOWN = 5
+RECENT_ENDED_SECONDS = 600.0
+RECENT_ENDED_SHOWN = 5
 
 
 def client_number(job: Job, peer: str) -> int | None:
@@ -100,6 +102,7 @@ def queue_state(
         message=state.message,
     )
     lines += failure_lines(context, queue, items, peer=peer)
+    lines += ended_lines(context, queue, items, peer=peer)
     entries = [status_entry(job, peer) for job in ordered_jobs(context, queue)]
     return render_status(lines, entries, long=long, items=items)
 
@@ -130,6 +133,33 @@ def failure_lines(
         f"Warning: job {job.id} ({job.user}) aborted: {job.state_message or 'see the log'}"
         for job in failed[:RECENT_FAILURES_SHOWN]
     ]
+
+
+def ended_lines(
+    context: GatewayContext,
+    queue: Queue,
+    items: Sequence[str],
+    *,
+    peer: str,
+    now: float | None = None,
+) -> list[str]:
+    """``job 12 (alice) done`` / ``... canceled`` for the queue's jobs that ended
+    well in the last `RECENT_ENDED_SECONDS` (newest first, at most
+    `RECENT_ENDED_SHOWN`), filtered by the request's list: LPRng's lpq shows a
+    finished job as ``done`` for a while, so a user sees it went through."""
+    now = time.time() if now is None else now
+    ended = [
+        job
+        for job in context.spool.jobs(queue.name)
+        if job.state in (JobState.COMPLETED, JobState.CANCELED)
+        and now - (job.completed or job.updated) <= RECENT_ENDED_SECONDS
+    ]
+    if items:
+        named = {e.job_id for e in filter_entries([status_entry(j, peer) for j in ended], items)}
+        ended = [j for j in ended if j.id in named]
+    ended.sort(key=lambda j: (j.completed or j.updated, j.id), reverse=True)
+    words = {JobState.COMPLETED: "done", JobState.CANCELED: "canceled"}
+    return [f"job {job.id} ({job.user}) {words[job.state]}" for job in ended[:RECENT_ENDED_SHOWN]]
 
 
 def unknown_queue_text(context: GatewayContext, name: str) -> bytes:

@@ -229,7 +229,7 @@ async def test_recently_aborted_job_is_reported_with_its_reason(
     is reported in a status line with its job-state-message."""
     gw = await held(nursery, tmp_path)
     await submit(gw, [("alice", 1), ("bob", 2)])
-    alice, bob = gw.jobs()
+    alice, _ = gw.jobs()
     await gw.spool.transition(
         alice.id,
         JobState.ABORTED,

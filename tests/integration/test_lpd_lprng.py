@@ -1,4 +1,4 @@
-"""The real LPRng lpr, lpq and lprm (Debian lprng) against the gateway."""
+"""The real LPRng lpr, lpq and lprm (Debian lprng), and rlpr, against the gateway."""
 
 from __future__ import annotations
 
@@ -195,3 +195,22 @@ async def test_lprm_without_arguments_removes_the_users_job(
     await lprng("lprm", ["-P", endpoint(gw.port), "-U", "alice"], tmp_path)
     states = [gw.spool.get(j.id).state for j in (bob, first, second)]  # type: ignore[union-attr]
     assert states == [JobState.PENDING, JobState.CANCELED, JobState.PENDING]
+
+
+async def test_rlpr_prints_a_file(nursery: trio.Nursery, tmp_path: Path) -> None:
+    """rlpr (a BSD-style client that talks to any host and port)."""
+    from tests.lpd_peers import run
+    from tests.peers import require
+
+    gw = await gateway(nursery, tmp_path)
+    folder = docs(tmp_path)
+    rlpr = str(require("rlpr"))
+    result = await run(
+        [rlpr, "-H", "127.0.0.1", f"--port={gw.port}", "-P", "lp", "-U", "dave", "report.txt"],
+        cwd=folder,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    [job] = gw.jobs()
+    side = await gw.completed(job.id)
+    assert side["requesting-user-name"] == "dave"
+    assert side["documents"][0]["sha256"] == sha256(TEXT)

@@ -184,3 +184,48 @@ def test_failure_lines_recent_only_newest_first() -> None:
     assert failure_lines(Ctx(), Q(), ["alice"], peer=HERE, now=now) == [  # type: ignore[arg-type]
         "Warning: job 1 (alice) aborted: m1"
     ]
+
+
+def test_huge_job_number_in_a_request_is_harmless() -> None:
+    """A list token of thousands of digits (possible with a large lpd.max_line)
+    must not make int() fail (status.filter_entries reads at most 20 digits)."""
+    from gateway.lpd.status import filter_entries
+
+    entries = [status_entry(job(7, "alice"), HERE)]
+    assert filter_entries(entries, ["9" * 5000]) == []
+    assert filter_entries(entries, ["7", "9" * 5000]) == entries
+
+
+def test_ended_lines_show_recent_done_and_canceled_jobs() -> None:
+    from dataclasses import replace
+
+    from gateway.lpd.query import RECENT_ENDED_SECONDS, ended_lines
+
+    now = 1_000_000.0
+    jobs = [
+        replace(job(1, "alice"), state=JobState.COMPLETED, completed=now - 10),
+        replace(job(2, "bob"), state=JobState.CANCELED, completed=now - 5),
+        replace(
+            job(3, "carol"), state=JobState.COMPLETED, completed=now - RECENT_ENDED_SECONDS - 1
+        ),
+        replace(job(4, "dave"), state=JobState.ABORTED, completed=now - 1),
+        job(5, "erin"),
+    ]
+
+    class Spool:
+        def jobs(self, queue: str) -> list[Job]:
+            return jobs
+
+    class Ctx:
+        spool = Spool()
+
+    class Q:
+        name = "lp"
+
+    assert ended_lines(Ctx(), Q(), [], peer=HERE, now=now) == [  # type: ignore[arg-type]
+        "job 2 (bob) canceled",
+        "job 1 (alice) done",
+    ]
+    assert ended_lines(Ctx(), Q(), ["1"], peer=HERE, now=now) == [  # type: ignore[arg-type]
+        "job 1 (alice) done"
+    ]

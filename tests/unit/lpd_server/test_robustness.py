@@ -45,9 +45,7 @@ async def run_session(wire: bytes, chunk: int, lenient: bool) -> tuple[bytes, Lo
     with tempfile.TemporaryDirectory() as tmp:
         spool = await Spool.open(Path(tmp) / "spool")
         try:
-            context = make_context(
-                Path(tmp), spool, idle_timeout="5s", lenient_byte_count=lenient
-            )
+            context = make_context(Path(tmp), spool, idle_timeout="5s", lenient_byte_count=lenient)
             client, server = trio.testing.memory_stream_pair()
             reply = bytearray()
             with LogWatch() as logs, trio.fail_after(20):
