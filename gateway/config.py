@@ -206,6 +206,8 @@ class LpdConfig:
         ipaddress.ip_network("::1/128"),
     )
     max_connections: int = 256
+    max_connections_per_source: int = 32  # trusted_hosts are exempt
+    rate_limit: float = 20.0  # new connections per second per source (0: no limit)
     idle_timeout: float = 60.0
     job_timeout: float = 3600.0
     max_control_file: int = 64 * 1024
@@ -327,6 +329,13 @@ def _positive_int(value: Any) -> int:
     return int(value)
 
 
+def _non_negative_number(value: Any) -> float:
+    number = _typed((int, float), "a number")(value)
+    if number < 0:
+        raise ValueError("cannot be negative")
+    return float(number)
+
+
 def _list_of(item: Parser) -> Parser:
     def parse(value: Any) -> tuple[Any, ...]:
         if not isinstance(value, list):
@@ -411,6 +420,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
             "allow_networks": ("allow_networks", _list_of(_network_item)),
             "trusted_hosts": ("trusted_hosts", _list_of(_network_item)),
             "max_connections": ("max_connections", _positive_int),
+            "max_connections_per_source": ("max_connections_per_source", _positive_int),
+            "rate_limit": ("rate_limit", _non_negative_number),
             "idle_timeout": ("idle_timeout", parse_duration),
             "job_timeout": ("job_timeout", parse_duration),
             "max_control_file": ("max_control_file", parse_size),

@@ -84,6 +84,67 @@ class BoundedListener(trio.abc.Listener[trio.SocketStream]):
         await self.inner.aclose()
 
 
+class SourceLimits:
+    """Per-address caps: open connections and new connections per second (a token
+    bucket). Addresses in ``lpd.trusted_hosts`` are exempt. A refused connection
+    is logged once a minute per address, not once per connection."""
+
+    LOG_EVERY = 60.0
+
+    def __init__(self, context: GatewayContext) -> None:
+        cfg = context.config.lpd
+        self.max_open = cfg.max_connections_per_source
+        self.rate = cfg.rate_limit
+        self.burst = max(1.0, 2 * cfg.rate_limit)
+        self.trusted = cfg.trusted_hosts
+        self.open: dict[str, int] = {}
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.logged: dict[str, float] = {}
+
+    def _trusted(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in net for net in self.trusted)
+
+    def admit(self, peer: str, now: float) -> str | None:
+        """None to serve ``peer``, else why not (and the caller closes)."""
+        if self._trusted(peer):
+            return None
+        if self.open.get(peer, 0) >= self.max_open:
+            return (
+                f"{self.max_open} connections already open from this address "
+                "(lpd.max_connections_per_source)"
+            )
+        if self.rate > 0:
+            tokens, last = self.buckets.get(peer, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self.buckets[peer] = (tokens, now)
+                return f"more than {self.rate:g} connections per second (lpd.rate_limit)"
+            self.buckets[peer] = (tokens - 1, now)
+            if len(self.buckets) > 10_000:  # forget idle addresses
+                self.buckets = {p: b for p, b in self.buckets.items() if now - b[1] < 60}
+        self.open[peer] = self.open.get(peer, 0) + 1
+        return None
+
+    def release(self, peer: str) -> None:
+        count = self.open.get(peer, 0) - 1
+        if count > 0:
+            self.open[peer] = count
+        else:
+            self.open.pop(peer, None)
+
+    def should_log(self, peer: str, now: float) -> bool:
+        if now - self.logged.get(peer, -self.LOG_EVERY) < self.LOG_EVERY:
+            return False
+        self.logged[peer] = now
+        if len(self.logged) > 10_000:
+            self.logged = {p: t for p, t in self.logged.items() if now - t < self.LOG_EVERY}
+        return True
+
+
 def _allowed(context: GatewayContext, peer: str) -> bool:
     networks = context.config.lpd.allow_networks
     if not networks:
@@ -96,7 +157,10 @@ def _allowed(context: GatewayContext, peer: str) -> bool:
 
 
 async def handle_connection(
-    context: GatewayContext, slots: trio.Semaphore, stream: trio.SocketStream
+    context: GatewayContext,
+    slots: trio.Semaphore,
+    limits: SourceLimits,
+    stream: trio.SocketStream,
 ) -> None:
     """Serve one accepted connection, then give its slot back."""
     try:
@@ -106,7 +170,18 @@ async def handle_connection(
             with trio.CancelScope(shield=True):
                 await stream.aclose()
             return
-        await serve_stream(context, stream, peer, port)
+        now = trio.current_time()
+        refused = limits.admit(peer, now)
+        if refused is not None:
+            if limits.should_log(peer, now):
+                log.warning("lpd %s:%d: refused: %s", peer, port, refused)
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            return
+        try:
+            await serve_stream(context, stream, peer, port)
+        finally:
+            limits.release(peer)
     finally:
         slots.release()
 
@@ -214,7 +289,7 @@ async def serve(
         BoundedListener(trio.SocketListener(trio.socket.from_stdlib_socket(s)), slots)
         for s in sockets
     ]
-    handler = partial(handle_connection, context, slots)
+    handler = partial(handle_connection, context, slots, SourceLimits(context))
     async with trio.open_nursery() as nursery:
         await nursery.start(trio.serve_listeners, handler, listeners)
         task_status.started()
