@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import trio
 
+from gateway.backends.base import Backend
+from gateway.config import QueueConfig
+from gateway.core.dispatcher import Dispatcher
 from gateway.core.job import Attributes, Frontend, Job, JobState, Origin
+from gateway.core.queues import Queue, Queues
 from gateway.core.spool import NewDocument, Spool
 
 
@@ -60,3 +65,18 @@ async def wait_for_state(spool: Spool, job_id: int, state: JobState) -> Job:
             return job
         await events[-1].wait()
         events.append(trio.Event())
+
+
+@asynccontextmanager
+async def forwarding(spool: Spool, backend: Backend, name: str = "office") -> AsyncIterator[Queue]:
+    """Spool + Dispatcher + one queue ``name`` whose backend is ``backend`` (quick
+    retries), running until the block ends; the backend is closed afterwards."""
+    queue = Queue(QueueConfig(name, backend.uri), backend)
+    dispatcher = Dispatcher(spool, Queues([queue]), retry_initial=0.5, retry_max=2)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(dispatcher.run)
+            yield queue
+            nursery.cancel_scope.cancel()
+    finally:
+        await backend.aclose()

@@ -71,38 +71,6 @@ log = logging.getLogger("gateway.backends.ipp")
 PROBE_MAX_AGE = 30.0
 CHUNK = 256 * 1024
 
-PROBE_ATTRIBUTES = (
-    "operations-supported",
-    "document-format-supported",
-    "copies-supported",
-    "multiple-document-jobs-supported",
-    "compression-supported",
-    "printer-state",
-    "printer-state-reasons",
-    "printer-state-message",
-    "printer-is-accepting-jobs",
-    "media-supported",
-    "media-default",
-    "media-ready",
-    "media-col-supported",
-    "sides-supported",
-    "sides-default",
-    "finishings-supported",
-    "finishings-default",
-    "print-color-mode-supported",
-    "print-color-mode-default",
-    "print-quality-supported",
-    "print-quality-default",
-    "orientation-requested-supported",
-    "output-bin-supported",
-    "job-sheets-supported",
-    "number-up-supported",
-    "page-ranges-supported",
-    "printer-make-and-model",
-    "printer-resolution-supported",
-    "ipp-versions-supported",
-)
-
 #: Capabilities the IPP front-end may show for an IPP-backed queue.
 SHOWN_CAPABILITIES = (
     "media-supported",
@@ -121,6 +89,24 @@ SHOWN_CAPABILITIES = (
     "output-bin-supported",
     "printer-resolution-supported",
     "copies-supported",
+)
+
+PROBE_ATTRIBUTES = (
+    "operations-supported",
+    "document-format-supported",
+    "multiple-document-jobs-supported",
+    "compression-supported",
+    "printer-state",
+    "printer-state-reasons",
+    "printer-state-message",
+    "printer-is-accepting-jobs",
+    "job-sheets-supported",
+    "number-up-supported",
+    "page-ranges-supported",
+    "printer-make-and-model",
+    "ipp-versions-supported",
+    "urf-supported",
+    *SHOWN_CAPABILITIES,
 )
 
 #: Job template attributes forwarded when the printer supports them: name -> tag.

@@ -9,16 +9,15 @@ from pathlib import Path
 import trio
 
 from gateway.backends.ipp import IppBackend
-from gateway.config import QueueConfig
-from gateway.core.dispatcher import Dispatcher
 from gateway.core.job import JobState
-from gateway.core.queues import Queue, Queues
+from gateway.core.queues import Queue
 from gateway.core.spool import Spool
 from gateway.ipp.attributes import Attribute
 from gateway.ipp.client import IppClient
 from gateway.ipp.message import Message
 from gateway.ipp.operations import Operation
 from gateway.ipp.tags import DelimiterTag, Tag
+from tests import helpers
 from tests.helpers import spool_job, wait_for_state
 from tests.peers.eve import free_port, ippeveprinter
 
@@ -26,15 +25,8 @@ from tests.peers.eve import free_port, ippeveprinter
 @asynccontextmanager
 async def forwarding(spool: Spool, uri: str, tmp: Path) -> AsyncIterator[Queue]:
     backend = IppBackend(uri, {}, hostname="gateway.test", state_dir=tmp)
-    queue = Queue(QueueConfig("office", uri), backend)
-    dispatcher = Dispatcher(spool, Queues([queue]), retry_initial=0.5, retry_max=2)
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(dispatcher.run)
-            yield queue
-            nursery.cancel_scope.cancel()
-    finally:
-        await backend.aclose()
+    async with helpers.forwarding(spool, backend) as queue:
+        yield queue
 
 
 async def remote_job(uri: str, job_id: int) -> Message:

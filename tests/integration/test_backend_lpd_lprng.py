@@ -16,13 +16,12 @@ import pytest
 import trio
 
 from gateway.backends.lpd import LpdBackend
-from gateway.config import QueueConfig
-from gateway.core.dispatcher import Dispatcher
 from gateway.core.job import Job, JobState
-from gateway.core.queues import Queue, Queues
+from gateway.core.queues import Queue
 from gateway.core.spool import Spool
 from gateway.lpd.client import DataFile, LpdClient
 from gateway.lpd.status import parse_status
+from tests import helpers
 from tests.gateway_process import GatewayProcess
 from tests.helpers import spool_job, wait_for_state
 from tests.peers.lprng import lprng
@@ -36,15 +35,8 @@ async def forwarding(
 ) -> AsyncIterator[Queue]:
     """Spool + Dispatcher + one queue ``office`` whose backend is ``uri``."""
     backend = LpdBackend(uri, {"timeout": 10, **(options or {})}, hostname=hostname)
-    queue = Queue(QueueConfig("office", uri), backend)
-    dispatcher = Dispatcher(spool, Queues([queue]), retry_initial=0.5, retry_max=2)
-    try:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(dispatcher.run)
-            yield queue
-            nursery.cancel_scope.cancel()
-    finally:
-        await backend.aclose()
+    async with helpers.forwarding(spool, backend) as queue:
+        yield queue
 
 
 async def wait_until(spool: Spool, job_id: int, predicate: Any) -> Job:
