@@ -25,7 +25,8 @@ from gateway import app, config
 from gateway.ipp import DelimiterTag, Message, Operation, decode, encode
 
 IPPTOOL_TESTS = Path("/usr/share/cups/ipptool")
-IPPTOOL_FILES = Path("/work/shared/ipptool-files")
+#: CUPS's sample documents, in the shared/ folder beside this checkout (as CI lays it out).
+IPPTOOL_FILES = Path(__file__).resolve().parents[2] / "shared" / "ipptool-files"
 
 
 def gateway_config(
