@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +91,84 @@ backend = "{out.as_uri()}"
     )
     assert uids == [str(nobody)] * 4
     assert (out / f"job-{job_id}.json").stat().st_uid == nobody
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_socket_activation_serves_the_inherited_sockets(tmp_path: Path) -> None:
+    """systemd-socket-activate (what the .socket units do) binds the ports and
+    passes them as LISTEN_FDS named lpd and ipp; the gateway serves those instead
+    of its configured listeners, and prints through them."""
+    lpd_port, ipp_port = _free_port(), _free_port()
+    conf = tmp_path / "gw.toml"
+    out = tmp_path / "out"
+    conf.write_text(
+        f"""
+[gateway]
+spool_dir = "{tmp_path / "spool"}"
+[lpd]
+listen = ["127.0.0.1:1"]
+[ipp]
+listen = ["127.0.0.1:1"]
+[queues.lp]
+backend = "{out.as_uri()}"
+"""
+    )
+    activate = subprocess.Popen(
+        [
+            str(require("systemd-socket-activate")),
+            "-l",
+            f"127.0.0.1:{lpd_port}",
+            "-l",
+            f"127.0.0.1:{ipp_port}",
+            "--fdname=lpd:ipp",
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--config",
+            str(conf),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # connecting is what starts the service
+            try:
+                conn = socket.create_connection(("127.0.0.1", lpd_port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "systemd-socket-activate did not listen"
+                time.sleep(0.05)  # bounded wait for the activator to bind
+        with conn:
+            conn.sendall(b"\x02lp\n")
+            assert conn.recv(1) == b"\0"
+            cf = b"Hclient\nPalice\nJactivated\nldfA001client\n"
+            conn.sendall(b"\x02%d cfA001client\n" % len(cf))
+            assert conn.recv(1) == b"\0"
+            conn.sendall(cf + b"\0")
+            assert conn.recv(1) == b"\0"
+            conn.sendall(b"\x03%d dfA001client\n" % 5)
+            assert conn.recv(1) == b"\0"
+            conn.sendall(b"hello\0")
+            assert conn.recv(1) == b"\0"
+        with socket.create_connection(("127.0.0.1", ipp_port), timeout=5) as http:
+            http.sendall(
+                b"GET /status.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            )
+            reply = b""
+            while chunk := http.recv(65536):
+                reply += chunk
+        assert b"200" in reply.split(b"\r\n", 1)[0]
+        assert b'"name": "activated"' in reply
+    finally:
+        activate.send_signal(signal.SIGTERM)
+        output, _ = activate.communicate(timeout=30)
+    assert f"listening for LPD on 127.0.0.1:{lpd_port}" in output, output
+    assert f"listening for IPP on 127.0.0.1:{ipp_port}" in output, output
