@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check-config",
         help="validate a configuration file and exit",
+        epilog="exit status: 0 valid, 2 invalid (one line on stderr: FILE: KEY: REASON)\n\n"
+        "example:\n  lpd-ipp-gateway check-config /etc/lpd-ipp-gateway/gateway.toml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Read FILE, report the first problem (file, key and reason) or print a "
         "summary of what the gateway would run. Exit 0 when it is valid.",
     )
@@ -148,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     passwd = commands.add_parser(
         "passwd",
         help="add or change a user in an IPP password file",
+        epilog="examples:\n  lpd-ipp-gateway passwd /etc/lpd-ipp-gateway/passwd alice\n"
+        "  echo 's3cret' | lpd-ipp-gateway passwd /etc/lpd-ipp-gateway/passwd bob\n\n"
+        "Then set ipp.password_file to FILE and ipp.auth to jobs or all.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Store USER with a salted scrypt hash of a password in FILE (made with "
         "mode 0600 if missing), for ipp.password_file. The password is asked "
         "twice on a terminal, or read as one line from standard input.",
@@ -158,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen_cert = commands.add_parser(
         "gen-cert",
         help="make a self-signed TLS certificate and key for the ipps listener",
+        epilog="example:\n  lpd-ipp-gateway gen-cert --out-dir /etc/lpd-ipp-gateway/tls "
+        "--hostname print.example.com\n\n"
+        "Then set ipp.certificate and ipp.private_key to the two files. Without them the\n"
+        "gateway makes and keeps its own self-signed pair in the spool folder.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write cert.pem and key.pem (EC P-256, SHA-256, 10 years; the host "
         "names given, this machine's name, localhost and the loopback "
         "addresses) into DIR, and print the certificate's SHA-256 fingerprint "

@@ -197,3 +197,45 @@ listen = []
     assert len(lines) == 1, result.stderr
     assert "no such user 'no-such-user-here'" in lines[0]
     assert "internal error" not in lines[0]
+
+
+def test_every_subcommand_has_complete_help() -> None:
+    for command in ("serve", "check-config", "passwd", "gen-cert"):
+        result = run_cli([command, "--help"])
+        assert result.returncode == 0, result.stderr
+        assert "example" in result.stdout, command
+    serve = run_cli(["serve", "--help"]).stdout
+    for option in (
+        "--config",
+        "--spool-dir",
+        "--lpd-listen",
+        "--ipp-listen",
+        "--queue",
+        "--log-level",
+        "--log-format",
+    ):
+        assert option in serve
+    assert "(default *:515)" in serve and "embedded default" in serve
+
+
+def test_passwd_and_gen_cert(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from gateway.ipp.auth import PasswordFile
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "passwd", str(tmp_path / "pw"), "alice"],
+        input="s3cret\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert PasswordFile(tmp_path / "pw").verify("alice", "s3cret")
+    made = run_cli(["gen-cert", "--out-dir", str(tmp_path / "tls"), "--hostname", "gw.test"])
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o777 == 0o600
+    assert "-----BEGIN CERTIFICATE-----" in (tmp_path / "tls" / "cert.pem").read_text()
+    assert made.stdout.strip().splitlines()[-1].startswith("sha256:")
