@@ -46,7 +46,7 @@ FORWARDED = (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
 #: mapping it back to pending would make the worker send it again.
 REMOTE_STATE = {JobState.PENDING: JobState.PROCESSING, JobState.PENDING_HELD: JobState.PROCESSING}
 
-TRACK_INITIAL = 0.5
+TRACK_INITIAL = 0.05  # a printer often finishes a small job at once: look early
 TRACK_MAX = 30.0
 CANCEL_ATTEMPTS = 5
 JANITOR_INTERVAL = 10.0
