@@ -195,3 +195,20 @@ async def run_ipptool(
     )
     text = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
     return parse_ipptool(text, result.returncode)
+
+
+async def ipptool_file(
+    running: app.Running, path: str, work: Path, test: str = "print.test"
+) -> None:
+    """Run ``ipptool -t URI TEST`` in `work` against the printer at `path`; fail the
+    test with ipptool's output unless every test in the file passed."""
+    from tests.peers import require
+
+    result = await trio.run_process(
+        [str(require("ipptool")), "-t", printer_uri(running, path), test],
+        cwd=work,
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

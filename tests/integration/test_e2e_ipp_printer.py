@@ -18,9 +18,8 @@ from gateway.core.spool import Spool
 from gateway.ipp import DelimiterTag, Operation, Tag
 from tests.helpers import wait_for_state
 from tests.integration.test_backend_ipp import remote_job
-from tests.ipp_harness import post, printer_uri, request, running_gateway, url
+from tests.ipp_harness import ipptool_file, post, printer_uri, request, running_gateway, url
 from tests.lpd_peers import endpoint, lprng
-from tests.peers import require
 from tests.peers.eve import Eve, ippeveprinter
 
 DATA = b"Quarterly figures, page 1\n" * 200
@@ -135,19 +134,7 @@ async def test_ipptool_print_job_through_gateway_to_ippeveprinter(tmp_path: Path
             eve,
         ):
             spool = running.context.spool
-            result = await trio.run_process(
-                [
-                    str(require("ipptool")),
-                    "-t",
-                    printer_uri(running, "/printers/office"),
-                    "print.test",
-                ],
-                cwd=work,
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-            assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+            await ipptool_file(running, "/printers/office", work)
             job = await first_job(spool)
             done = await wait_for_state(spool, job.id, JobState.COMPLETED)
             remote = await remote_job(eve.uri, int(done.backend_job_id or 0))

@@ -18,7 +18,7 @@ from gateway.ipp import Operation, Tag
 from gateway.lpd.controlfile import parse
 from tests.helpers import wait_for_state
 from tests.integration.test_backend_lpd_lprng import hf_copies
-from tests.ipp_harness import post, printer_uri, request, running_gateway, url
+from tests.ipp_harness import ipptool_file, post, printer_uri, request, running_gateway, url
 from tests.peers import require
 from tests.peers.bsdlpd import bsd_lpd
 from tests.peers.lprng import lprng
@@ -89,19 +89,7 @@ async def test_ipptool_through_gateway_to_lprng(tmp_path: Path) -> None:
     ipptool_test(work)
     with trio.fail_after(120):
         async with lprng() as peer, running_gateway(config_to(peer.uri(), tmp_path)) as running:
-            result = await trio.run_process(
-                [
-                    str(require("ipptool")),
-                    "-t",
-                    printer_uri(running, "/printers/office"),
-                    "print.test",
-                ],
-                cwd=work,
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-            assert result.returncode == 0, result.stdout.decode()
+            await ipptool_file(running, "/printers/office", work)
             job = await only_job(running.context.spool)
             state = await completed_by_ipp(running, job)
             (hold,) = peer.hold_files()
@@ -167,19 +155,7 @@ async def test_ipptool_through_gateway_to_bsd_lpd(tmp_path: Path) -> None:
             bsd_lpd(held=True) as peer,
             running_gateway(config_to(peer.uri(), tmp_path)) as running,
         ):
-            result = await trio.run_process(
-                [
-                    str(require("ipptool")),
-                    "-t",
-                    printer_uri(running, "/printers/office"),
-                    "print.test",
-                ],
-                cwd=work,
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-            assert result.returncode == 0, result.stdout.decode()
+            await ipptool_file(running, "/printers/office", work)
             spool = running.context.spool
             job = await only_job(spool)
             events = [trio.Event()]

@@ -13,7 +13,7 @@ import trio
 from gateway import config
 from gateway.core.job import JobState
 from tests.helpers import wait_for_state
-from tests.ipp_harness import printer_uri, running_gateway
+from tests.ipp_harness import ipptool_file, running_gateway
 from tests.lpd_peers import endpoint, lprng
 from tests.peers import require
 
@@ -87,14 +87,7 @@ async def test_status_page_lists_lpr_and_ipptool_jobs(tmp_path: Path) -> None:
                 ],
                 tmp_path,
             )
-            result = await trio.run_process(
-                [str(require("ipptool")), "-t", printer_uri(running, "/printers/lp"), "print.test"],
-                cwd=work,
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-            assert result.returncode == 0, result.stdout.decode()
+            await ipptool_file(running, "/printers/lp", work)
             jobs = list(spool.jobs())
             assert len(jobs) == 2
             for job in jobs:
