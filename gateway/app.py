@@ -14,11 +14,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import importlib
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +29,10 @@ from gateway.core.context import GatewayContext
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import Spool
+from gateway.ipp import server as ipp_server
 from gateway.ipp.printer_attributes import STATIC_DOCUMENT_FORMATS
 from gateway.ipp.service import printer_uuid
+from gateway.lpd import server as lpd_server
 from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway")
@@ -127,9 +128,6 @@ def _address(sock: socket.socket) -> tuple[str, int]:
 
 def _shown(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-FrontEnd = Callable[..., Awaitable[None]]
 
 
 async def run(
@@ -270,20 +268,9 @@ async def _start_frontends(
 ) -> None:
     """Start the LPD and IPP listeners on the sockets bound for them."""
     if lpd_socks:
-        await nursery.start(_frontend("gateway.lpd.server", "LPD"), context, lpd_socks)
+        await nursery.start(lpd_server.serve, context, lpd_socks)
     if ipp_socks or ipps_socks:
-        await nursery.start(_frontend("gateway.ipp.server", "IPP"), context, ipp_socks, ipps_socks)
-
-
-def _frontend(module: str, what: str) -> FrontEnd:
-    try:
-        serve: FrontEnd = importlib.import_module(module).serve
-    except ModuleNotFoundError:
-        raise StartupError(
-            f"this version has no {what} listener yet; turn it off with an empty "
-            f"listen list in the config file"
-        ) from None
-    return serve
+        await nursery.start(ipp_server.serve, context, ipp_socks, ipps_socks)
 
 
 def _adverts(context: GatewayContext, running: Running) -> list[dnssd.Advert]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import shutil
 import socket
 import ssl
@@ -35,27 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.bench.common import size_argument, vm_hwm
 from tests.gateway_process import GatewayProcess
 
 TARGET_RSS = 64 * 1024 * 1024
 CHUNK = 256 * 1024
-UNITS = {"": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "mb": 1000**2, "gb": 1000**3}
-
-
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", text)
-    if not match or match.group(2).lower() not in UNITS:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1GiB)")
-    return int(match.group(1)) * UNITS[match.group(2).lower()]
-
-
-def vm_hwm(pid: int) -> int:
-    """Peak resident set size of a process, in bytes."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM")
 
 
 def attribute(tag: int, name: str, value: bytes) -> bytes:
@@ -163,7 +146,7 @@ def run(size: int, folder: Path, tls: bool) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--size", type=parse_size, default=1024**3, help="document size (1GiB)")
+    parser.add_argument("--size", type=size_argument, default=1024**3, help="document size (1GiB)")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--tls", action="store_true", help="send over the ipps listener")
     args = parser.parse_args()

@@ -34,33 +34,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.common import size_argument, vm_hwm
+
 TARGET_RSS = 64 * 1024 * 1024
 BLOCK = 1024 * 1024
-UNITS = {
-    "": 1,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-}
-
-
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
-    if not match or match.group(2).lower() not in UNITS:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 5GiB)")
-    return int(match.group(1)) * UNITS[match.group(2).lower()]
-
-
-def vm_hwm(pid: int) -> int:
-    """Peak resident set size of a process, in bytes."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM")
 
 
 class Log:
@@ -196,7 +175,7 @@ def run(size: int, folder: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=parse_size, default=5 * 1024**3)
+    parser.add_argument("--size", type=size_argument, default=5 * 1024**3)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args()
     free = shutil.disk_usage(args.dir).free

@@ -7,12 +7,15 @@ ratio is always gateway / best peer, both as medians.
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gateway.config import parse_size
 
 REPO = Path(__file__).resolve().parents[2]
 KiB = 1024
@@ -162,3 +165,20 @@ def loadavg() -> str:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+def vm_hwm(pid: int) -> int:
+    """Peak resident set size of a process, in bytes (VmHWM of /proc/PID/status)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM")
+
+
+def size_argument(text: str) -> int:
+    """An argparse type for sizes like 1GiB, read by the gateway's own parser."""
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
