@@ -21,6 +21,7 @@ import trio
 from tests.peers import require
 
 DBUS_SOCKET = Path("/run/dbus/system_bus_socket")
+DBUS_PID = Path("/run/dbus/pid")
 
 
 AVAHI_CONF = Path(__file__).with_name("avahi-daemon.conf")
@@ -44,15 +45,16 @@ def ensure_system_daemons() -> None:
     """Start dbus-daemon --system, and avahi-daemon restricted to loopback (replacing
     an instance started with another configuration), so that no multicast leaves
     the machine."""
-    if not DBUS_SOCKET.exists():
-        Path("/run/dbus").mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [str(require("dbus-daemon")), "--system", "--fork"],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-    if _avahi_with_our_config():
+    bus_started = False
+    if not _dbus_answers():
+        # A machine image may carry the socket and pid file of a system bus that
+        # no longer runs; dbus-daemon refuses to start over its pid file.
+        DBUS_SOCKET.unlink(missing_ok=True)
+        DBUS_PID.unlink(missing_ok=True)
+        DBUS_SOCKET.parent.mkdir(parents=True, exist_ok=True)
+        _run([str(require("dbus-daemon")), "--system", "--fork"])
+        bus_started = True
+    if _avahi_with_our_config() and not bus_started:
         return
     avahi = str(require("avahi-daemon"))
     subprocess.run([avahi, "--kill"], capture_output=True, timeout=30, check=False)
@@ -60,12 +62,25 @@ def ensure_system_daemons() -> None:
         if subprocess.run([avahi, "--check"], capture_output=True, check=False).returncode:
             break
         time.sleep(0.05)
-    subprocess.run(
-        [avahi, "--daemonize", "--no-chroot", "-f", str(AVAHI_CONF)],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
+    _run([avahi, "--daemonize", "--no-chroot", "-f", str(AVAHI_CONF)])
+
+
+def _dbus_answers() -> bool:
+    """Whether a system bus listens on its socket (the file alone proves nothing)."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(str(DBUS_SOCKET))
+        except OSError:
+            return False
+    return True
+
+
+def _run(args: list[str]) -> None:
+    """Run a daemon's start command; on failure, raise with what it printed."""
+    done = subprocess.run(args, capture_output=True, timeout=30, check=False)
+    if done.returncode:
+        printed = (done.stderr or done.stdout).decode(errors="replace").strip()
+        raise RuntimeError(f"{' '.join(args)} exited with {done.returncode}: {printed}")
 
 
 def free_port() -> int:
