@@ -12,23 +12,34 @@ A front-end receives a job like this::
     folder = spool.new_folder()                  # jobs/<uuid>/, not yet a job
     async with folder.document() as doc:         # jobs/<uuid>/doc-1.part
         await doc.write(chunk) ...               # streamed, hashed as it goes
-        staged = await doc.finish()              # fsync file, rename, fsync dir
+        staged = await doc.finish()              # written, renamed to doc-1
     job = await spool.submit(queue, attrs, [NewDocument(staged, ...)], origin,
-                             folder=folder)      # one committed transaction
+                             folder=folder)      # fsyncs, one committed transaction
 
 Only after ``submit`` returns is the job durable, and only then may a
-front-end acknowledge it (LPD's last ack, IPP's response). A crash before the
-commit leaves a folder that no row names; `Spool.open` deletes it. A crash
-after the commit leaves a pending job that the dispatcher forwards again.
+front-end acknowledge it (LPD's last ack, IPP's response). ``submit`` (and
+``add_document``) fsyncs, in the commit's own thread and before the commit,
+every document file not yet fsync'ed, the job's folder and, for a new job, the
+``jobs`` folder; a path shared by the jobs of one group commit is fsync'ed once.
+Small documents (up to `BUFFER_SIZE`) are held in memory until ``finish`` and
+reach the disk in one step; large ones stream through a worker thread and are
+fsync'ed by ``finish`` itself, so that a big fsync never holds up other jobs'
+commits. A crash before the commit leaves a folder that no row names;
+`Spool.open` deletes it. A crash after the commit leaves a pending job that
+the dispatcher forwards again.
 
 Job ids come from SQLite's AUTOINCREMENT, so they are positive, increase and
 are never reused, also after jobs are purged and across restarts.
 
 Reads are served from an in-memory copy of every row (the history is bounded
-by retention), so lpq and Get-Jobs never touch the disk. Writes go through
-one lock: validate against the in-memory job, write the row in a worker
-thread (SQLite commit with fsync), then replace the in-memory job and tell
-the listeners (the dispatcher) what changed.
+by retention), kept in id order with an index of each queue's jobs and of its
+unfinished ones, so lpq, Get-Jobs and the dispatcher never touch the disk nor
+sort. A change is validated against the job's newest version (committed or
+still on its way to the disk) without awaiting in between, so two changes of
+one job never race; it is then written by group commit
+(`gateway.core.groupcommit`): changes that arrive together share one
+transaction and one fsync. Only after the commit does the in-memory copy
+change and do the listeners (the dispatcher) hear of it.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ from typing import Any, BinaryIO
 
 import trio
 
+from gateway.core.groupcommit import CommitFailed, GroupCommit, Write
 from gateway.core.job import (
     Attributes,
     Document,
@@ -75,6 +87,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 JOBS_DIR = "jobs"
 CHUNK_SIZE = 256 * 1024
+#: A document up to this size is held in memory until `DocumentWriter.finish`.
+BUFFER_SIZE = 256 * 1024
+#: A document over this size is fsync'ed by `DocumentWriter.finish`, not by the commit.
+SYNC_ON_FINISH = 1024 * 1024
 
 JobListener = Callable[[Job, Job | None], None]
 
@@ -95,21 +111,15 @@ class NotPossible(SpoolError):
     """The job's state does not allow this (IPP client-error-not-possible)."""
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True, slots=True)
 class StagedFile:
-    """A document file that is on disk and fsync'ed, not yet part of a job."""
+    """A document file that is on disk, not yet part of a job (nor, unless
+    ``synced``, fsync'ed: the commit that adds it to a job does that)."""
 
     path: str  # relative to the spool root
     size: int
     sha256: str
+    synced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +135,9 @@ class NewDocument:
 class DocumentWriter:
     """Streams one document into its job folder, hashing as it writes.
 
-    Writes run in a worker thread so that disk latency never blocks the
-    event loop; the caller keeps at most one chunk in memory.
+    Up to `BUFFER_SIZE` bytes are held in memory; past that, writes run in a
+    worker thread so that disk latency never blocks the event loop, and the
+    caller keeps at most one chunk in memory.
     """
 
     def __init__(self, spool: Spool, folder: JobFolder, number: int) -> None:
@@ -136,30 +147,44 @@ class DocumentWriter:
         self._final = folder.path / f"doc-{number}"
         self._part = folder.path / f"doc-{number}.part"
         self._file: BinaryIO | None = None
+        self._buffer: list[bytes] = []
         self._hash = hashlib.sha256()
         self.size = 0
+        self._open = True
         self._done = False
 
-    async def _open(self) -> None:
-        def create() -> BinaryIO:
+    def _create(self) -> BinaryIO:
+        """Open the .part file (in a worker thread); closed in finish() or discard()."""
+        if not self._folder.created:
             self._folder.path.mkdir(mode=0o750, exist_ok=True)
-            return open(self._part, "wb")  # closed in finish() or discard()
+            self._folder.created = True
+        return open(self._part, "wb")
 
-        self._file = await trio.to_thread.run_sync(create)
+    def _drain(self, file: BinaryIO) -> None:
+        """Write and hash the buffered pieces (in a worker thread)."""
+        pieces, self._buffer = self._buffer, []
+        for piece in pieces:
+            file.write(piece)
+            self._hash.update(piece)
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes; raises `NoSpace` when the disk fills or a limit is hit."""
-        if self._file is None:
+        if not self._open:
             raise SpoolError("document writer is closed")
         limit = self._spool.max_job_size
         if limit and self.size + len(data) > limit:
             raise NoSpace(f"job is larger than the limit of {limit} bytes")
-        file = self._file
-        digest = self._hash
+        if self._file is None and self.size + len(data) <= BUFFER_SIZE:
+            self._buffer.append(bytes(data))
+            self.size += len(data)
+            return
 
         def put() -> None:
-            file.write(data)
-            digest.update(data)
+            if self._file is None:
+                self._file = self._create()
+            self._drain(self._file)
+            self._file.write(data)
+            self._hash.update(data)
 
         try:
             await trio.to_thread.run_sync(put)
@@ -170,23 +195,25 @@ class DocumentWriter:
         self.size += len(data)
 
     async def finish(self) -> StagedFile:
-        """Flush, fsync and rename the file into place; it is now durable."""
-        file = self._file
-        if file is None:
+        """Write what is buffered and rename the file into place. Large files are
+        fsync'ed here; the commit that adds the document to a job does the rest."""
+        if not self._open:
             raise SpoolError("document writer is closed")
-        self._file = None
+        self._open = False
+        sync = self.size > SYNC_ON_FINISH
 
         def settle() -> None:
+            if self._file is None:
+                self._file = self._create()
+            file = self._file
             try:
+                self._drain(file)
                 file.flush()
-                os.fsync(file.fileno())
+                if sync:
+                    os.fsync(file.fileno())
             finally:
                 file.close()
             os.rename(self._part, self._final)
-            _fsync_dir(self._folder.path)
-            if not self._folder.dir_synced:
-                _fsync_dir(self._folder.path.parent)
-                self._folder.dir_synced = True
 
         try:
             await trio.to_thread.run_sync(settle)
@@ -197,11 +224,15 @@ class DocumentWriter:
             raise
         self._done = True
         rel = self._final.relative_to(self._spool.root).as_posix()
-        return StagedFile(path=rel, size=self.size, sha256=self._hash.hexdigest())
+        return StagedFile(path=rel, size=self.size, sha256=self._hash.hexdigest(), synced=sync)
 
     async def discard(self) -> None:
         """Forget this document: close and delete whatever was written."""
         file, self._file = self._file, None
+        self._open = False
+        self._buffer = []
+        if file is None and not self._folder.created:
+            return  # nothing reached the disk
 
         def remove() -> None:
             if file is not None:
@@ -216,7 +247,6 @@ class DocumentWriter:
             await trio.to_thread.run_sync(remove)
 
     async def __aenter__(self) -> DocumentWriter:
-        await self._open()
         return self
 
     async def __aexit__(
@@ -237,7 +267,7 @@ class JobFolder:
         self.key = key
         self.path = spool.root / JOBS_DIR / key
         self._next = 1
-        self.dir_synced = False
+        self.created = False  # made on the first write that reaches the disk
 
     def document(self, number: int | None = None) -> DocumentWriter:
         """A writer for the next document (``async with folder.document() as w``)."""
@@ -248,6 +278,8 @@ class JobFolder:
 
     async def discard(self) -> None:
         """Delete the folder and everything in it (a job that was never committed)."""
+        if not self.created:
+            return
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(shutil.rmtree, self.path, True)
 
@@ -271,10 +303,13 @@ class Spool:
         self.min_free_space = min_free_space
         self.history_max_jobs = history_max_jobs
         self.history_max_age = history_max_age
-        self._jobs: dict[int, Job] = {}
+        self._jobs: dict[int, Job] = {}  # committed versions, in id order
+        self._newest: dict[int, Job] = {}  # versions accepted but not yet committed
+        self._queue_ids: dict[str, dict[int, None]] = {}  # each queue's jobs, in id order
+        self._active_ids: dict[str, dict[int, None]] = {}  # ... and its unfinished ones
         self._folders: dict[int, str] = {}
-        self._lock = trio.Lock()
         self._db_limiter = trio.CapacityLimiter(1)
+        self._commits = GroupCommit(db, self._db_limiter)
         self._listeners: list[JobListener] = []
         self._closed = False
 
@@ -320,8 +355,8 @@ class Spool:
         )
         for job_id, folder, data in rows:
             job = _job_from_json(job_id, json.loads(data))
-            self._jobs[job_id] = job
             self._folders[job_id] = folder
+            self._index(job, None)
 
         known = set(self._folders.values())
 
@@ -363,13 +398,61 @@ class Spool:
         if self._closed:
             return
         self._closed = True
-        async with self._lock:
-            with trio.CancelScope(shield=True):
-                await self._run(lambda db: db.close())
+        with trio.CancelScope(shield=True):
+            await self._commits.wait_idle()
+            await self._run(lambda db: db.close())
 
     async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         db = self._db
         return await trio.to_thread.run_sync(fn, db, limiter=self._db_limiter)
+
+    async def _write(
+        self,
+        apply: Callable[[sqlite3.Connection], Any],
+        publish: Callable[[Any], None],
+        undo: Callable[[], None] = lambda: None,
+        sync: Sequence[str] = (),
+    ) -> Any:
+        """Fsync ``sync`` and commit ``apply`` (grouped with concurrent writes),
+        then ``publish``."""
+        if self._closed:
+            raise SpoolError("the spool is closed")
+        try:
+            return await self._commits.write(Write(apply, publish, undo, sync))
+        except CommitFailed as exc:
+            raise (NoSpace if exc.no_space else SpoolError)(str(exc)) from exc
+
+    @property
+    def commit_stats(self) -> tuple[int, int]:
+        """(transactions committed, changes they carried) since the spool was opened."""
+        return self._commits.batches, self._commits.writes
+
+    def _index(self, job: Job, old: Job | None) -> None:
+        """Make ``job`` the committed version in memory and in the indexes."""
+        if self._newest.get(job.id) is job:
+            del self._newest[job.id]
+        self._jobs[job.id] = job
+        if old is not None and old.queue != job.queue:
+            self._queue_ids[old.queue].pop(job.id, None)
+            self._active_ids[old.queue].pop(job.id, None)
+        ids = self._queue_ids.setdefault(job.queue, {})
+        active = self._active_ids.setdefault(job.queue, {})
+        moved = job.id not in ids and bool(ids) and job.id < next(reversed(ids))
+        ids[job.id] = None
+        if job.state.is_terminal:
+            active.pop(job.id, None)
+        else:
+            active[job.id] = None
+        if moved:  # only a job moved between queues lands behind newer ones
+            self._queue_ids[job.queue] = dict.fromkeys(sorted(ids))
+            self._active_ids[job.queue] = dict.fromkeys(sorted(active))
+
+    def _forget(self, job_id: int) -> None:
+        job = self._jobs.pop(job_id)
+        self._folders.pop(job_id, None)
+        self._newest.pop(job_id, None)
+        self._queue_ids[job.queue].pop(job_id, None)
+        self._active_ids[job.queue].pop(job_id, None)
 
     # ------------------------------------------------------------------
     # Listeners
@@ -418,15 +501,22 @@ class Spool:
         if job_id not in self._folders:
             raise JobNotFound(f"job {job_id} does not exist")
         folder = JobFolder(self, self._folders[job_id])
-        job = self._jobs[job_id]
+        job = self._newest_version(job_id)
         if job.documents:
             folder._next = max(d.number for d in job.documents) + 1
-        folder.dir_synced = True
         return folder
 
     def document_path(self, doc: Document) -> Path:
         """Where a document's bytes are (for backends to read)."""
         return self.root / doc.path
+
+    def _to_sync(self, documents: Iterable[NewDocument], folder: JobFolder) -> list[str]:
+        """What must be fsync'ed before a commit adds ``documents`` in ``folder``."""
+        documents = list(documents)
+        paths = [str(self.root / d.staged.path) for d in documents if not d.staged.synced]
+        if folder.created or documents:
+            paths += [str(folder.path), str(self.root / JOBS_DIR)]
+        return paths
 
     async def submit(
         self,
@@ -458,82 +548,91 @@ class Spool:
             updated=now,
             incoming=incoming,
         )
-        async with self._lock:
-            data = json.dumps(_job_to_json(job))
+        data = json.dumps(_job_to_json(job))
+        made: list[Job] = []
 
-            def insert(db: sqlite3.Connection) -> int:
-                cur = db.execute(
-                    "INSERT INTO jobs (queue, state, folder, data) VALUES (?, ?, ?, ?)",
-                    (queue, int(job.state), folder.key, data),
-                )
-                assert cur.lastrowid is not None
-                return cur.lastrowid
+        def insert(db: sqlite3.Connection) -> int:
+            cur = db.execute(
+                "INSERT INTO jobs (queue, state, folder, data) VALUES (?, ?, ?, ?)",
+                (queue, int(job.state), folder.key, data),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
 
-            job_id = await self._run(insert)
-            job = job.evolve(id=job_id)
-            self._jobs[job_id] = job
+        def publish(job_id: int) -> None:
+            new = job.evolve(id=job_id)
             self._folders[job_id] = folder.key
-        self._notify(job, None)
-        return job
+            self._index(new, None)
+            made.append(new)
+            self._notify(new, None)
+
+        await self._write(insert, publish, sync=self._to_sync(documents, folder))
+        return made[0]
 
     async def add_document(self, job_id: int, document: NewDocument, *, last: bool) -> Job:
         """Add a document to an incoming job (Send-Document); ``last`` closes it."""
-        async with self._lock:
-            job = self._get(job_id)
-            if not job.incoming:
-                raise NotPossible(f"job {job_id} is not waiting for documents")
-            number = max((d.number for d in job.documents), default=0) + 1
-            new = job.evolve(
-                documents=(*job.documents, _document(number, document)),
-                incoming=not last,
-                state_reasons=("job-incoming",) if not last else ("none",),
-            )
-            return await self._store(new, old=job)
+        job = self._newest_version(job_id)
+        if not job.incoming:
+            raise NotPossible(f"job {job_id} is not waiting for documents")
+        number = max((d.number for d in job.documents), default=0) + 1
+        new = job.evolve(
+            documents=(*job.documents, _document(number, document)),
+            incoming=not last,
+            state_reasons=("job-incoming",) if not last else ("none",),
+        )
+        folder = JobFolder(self, self._folders[job_id])
+        return await self._store(new, old=job, sync=self._to_sync([document], folder))
 
     async def close_job(self, job_id: int) -> Job:
         """Close an incoming job without another document (Close-Job, last-document)."""
-        async with self._lock:
-            job = self._get(job_id)
-            if not job.incoming:
-                return job
-            if not job.documents:
-                new = job.evolve(
-                    incoming=False,
-                    state=JobState.ABORTED,
-                    completed=time.time(),
-                    state_reasons=("aborted-by-system",),
-                    state_message="job was closed without any document",
-                )
-            else:
-                new = job.evolve(incoming=False, state_reasons=("none",))
-            return await self._store(new, old=job)
+        job = self._newest_version(job_id)
+        if not job.incoming:
+            return job
+        if not job.documents:
+            new = job.evolve(
+                incoming=False,
+                state=JobState.ABORTED,
+                completed=time.time(),
+                state_reasons=("aborted-by-system",),
+                state_message="job was closed without any document",
+            )
+        else:
+            new = job.evolve(incoming=False, state_reasons=("none",))
+        return await self._store(new, old=job)
 
     # ------------------------------------------------------------------
     # Reading
 
-    def _get(self, job_id: int) -> Job:
-        try:
-            return self._jobs[job_id]
-        except KeyError:
-            raise JobNotFound(f"job {job_id} does not exist") from None
+    def _newest_version(self, job_id: int) -> Job:
+        """The version a change must start from: the newest, committed or not."""
+        job = self._newest.get(job_id) or self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(f"job {job_id} does not exist")
+        return job
 
     def get(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)
 
     def jobs(self, queue: str | None = None) -> Iterator[Job]:
-        """Every job, in id order, optionally of one queue."""
-        for job_id in sorted(self._jobs):
-            job = self._jobs[job_id]
-            if queue is None or job.queue == queue:
-                yield job
+        """Every job, in id order, optionally of one queue (a snapshot)."""
+        if queue is None:
+            return iter(list(self._jobs.values()))
+        jobs = self._jobs
+        return iter([jobs[i] for i in self._queue_ids.get(queue, ())])
 
     def active_jobs(self, queue: str | None = None) -> list[Job]:
         """Jobs not yet ended, in the order they will be (or are being) forwarded."""
-        return [j for j in self.jobs(queue) if not j.state.is_terminal]
+        jobs = self._jobs
+        if queue is not None:
+            return [jobs[i] for i in self._active_ids.get(queue, ())]
+        ids = sorted(i for active in self._active_ids.values() for i in active)
+        return [jobs[i] for i in ids]
 
     def next_pending(self, queue: str) -> Job | None:
         """The oldest job of ``queue`` that is waiting to be forwarded, if any."""
-        for job in self.jobs(queue):
+        jobs = self._jobs
+        for job_id in self._active_ids.get(queue, ()):
+            job = jobs[job_id]
             if job.state == JobState.PENDING and not job.incoming:
                 return job
         return None
@@ -543,12 +642,11 @@ class Spool:
 
     async def update(self, job_id: int, **changes: Any) -> Job:
         """Change a job's fields; a change of ``state`` must be in the transition table."""
-        async with self._lock:
-            job = self._get(job_id)
-            new = job.evolve(**changes)
-            if "state" in changes:
-                new = _stamp(job, new)
-            return await self._store(new, old=job)
+        job = self._newest_version(job_id)
+        new = job.evolve(**changes)
+        if "state" in changes:
+            new = _stamp(job, new)
+        return await self._store(new, old=job)
 
     async def transition(
         self,
@@ -576,46 +674,48 @@ class Spool:
         message: str | None = None,
         **changes: Any,
     ) -> Job | None:
-        """Like `transition`, but only while the job is in one of ``only_from``,
-        checked under the lock: None when something else (a cancel) moved it first."""
+        """Like `transition`, but only while the job's newest version is in one of
+        ``only_from``: None when something else (a cancel) moved it first."""
         if reasons is not None:
             changes["state_reasons"] = tuple(reasons) or ("none",)
         if message is not None:
             changes["state_message"] = message
-        async with self._lock:
-            job = self._jobs.get(job_id)
-            if job is None or job.state not in only_from:
-                return None
-            return await self._store(_stamp(job, job.evolve(state=state, **changes)), old=job)
+        job = self._newest.get(job_id) or self._jobs.get(job_id)
+        if job is None or job.state not in only_from:
+            return None
+        return await self._store(_stamp(job, job.evolve(state=state, **changes)), old=job)
 
     async def cancel(
         self, job_id: int, *, reason: str = "job-canceled-by-user", message: str = ""
     ) -> Job:
         """Cancel a job. One already forwarded is marked for the dispatcher to
         cancel at the backend too (``cancel_requested``)."""
-        async with self._lock:
-            job = self._get(job_id)
-            if job.state.is_terminal:
-                raise NotPossible(f"job {job_id} is already {job.state.keyword}")
-            forwarded = job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
-            new = _stamp(
-                job,
-                job.evolve(
-                    state=JobState.CANCELED,
-                    state_reasons=(reason,),
-                    state_message=message or "canceled",
-                    cancel_requested=forwarded,
-                    incoming=False,
-                ),
-            )
-            return await self._store(new, old=job)
+        job = self._newest_version(job_id)
+        if job.state.is_terminal:
+            raise NotPossible(f"job {job_id} is already {job.state.keyword}")
+        forwarded = job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
+        new = _stamp(
+            job,
+            job.evolve(
+                state=JobState.CANCELED,
+                state_reasons=(reason,),
+                state_message=message or "canceled",
+                cancel_requested=forwarded,
+                incoming=False,
+            ),
+        )
+        return await self._store(new, old=job)
 
-    async def _store(self, job: Job, *, old: Job | None = None, check: bool = True) -> Job:
-        """Write one job row; the caller holds the lock (or is recovering)."""
+    async def _store(
+        self, job: Job, *, old: Job | None = None, check: bool = True, sync: Sequence[str] = ()
+    ) -> Job:
+        """Write one job row. ``old`` is the newest version, read with no await
+        since: this becomes the newest at once, so the next change starts from it."""
         if check and old is not None and job.state != old.state:
             old.state.check_transition(job.state)
         job = job.evolve(updated=time.time())
         data = json.dumps(_job_to_json(job))
+        self._newest[job.id] = job
 
         def write(db: sqlite3.Connection) -> None:
             db.execute(
@@ -623,9 +723,19 @@ class Spool:
                 (int(job.state), data, job.id),
             )
 
-        await self._run(write)
-        self._jobs[job.id] = job
-        self._notify(job, old)
+        def publish(_: None) -> None:
+            if job.id not in self._folders:  # purged meanwhile
+                self._newest.pop(job.id, None)
+                return
+            previous = self._jobs.get(job.id)
+            self._index(job, old)
+            self._notify(job, previous if old is None else old)
+
+        def undo() -> None:
+            if self._newest.get(job.id) is job:
+                del self._newest[job.id]
+
+        await self._write(write, publish, undo, sync)
         return job
 
     # ------------------------------------------------------------------
@@ -634,7 +744,7 @@ class Spool:
     async def purge(self, now: float | None = None) -> list[int]:
         """Forget ended jobs past the history limits (count and age), and their files."""
         now = time.time() if now is None else now
-        ended = [j for j in self.jobs() if j.state.is_terminal]
+        ended = [j for j in self.jobs() if j.state.is_terminal and j.id not in self._newest]
         ended.sort(key=lambda j: (j.completed or j.created, j.id))
         doomed: list[Job] = []
         excess = len(ended) - self.history_max_jobs
@@ -645,15 +755,16 @@ class Spool:
         if not doomed:
             return []
         ids = [j.id for j in doomed]
-        async with self._lock:
+        folders = [self._folders[i] for i in ids]
 
-            def delete(db: sqlite3.Connection) -> None:
-                db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+        def delete(db: sqlite3.Connection) -> None:
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
 
-            await self._run(delete)
-            folders = [self._folders.pop(i) for i in ids]
+        def forget(_: None) -> None:
             for i in ids:
-                del self._jobs[i]
+                self._forget(i)
+
+        await self._write(delete, forget)
 
         def remove() -> None:
             for key in folders:

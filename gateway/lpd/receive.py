@@ -3,11 +3,13 @@
 Why it looks like this
 ----------------------
 LPD acknowledgements are promises. Ack 1 promises room: it is sent only if
-the spool has room for the announced size (`Spool.check_room`). Ack 2
-promises the bytes are safe: it is sent only after the file is fsync'ed
-(`DocumentWriter.finish`), and for the file that completes a job only after
-`Spool.submit` committed the job. The control file is staged in the job's
-folder like a data file, so its ack 2 is as durable as the others'.
+the spool has room for the announced size (`Spool.check_room`). Ack 2 of
+the file that completes a job promises the job is safe: it is sent only after
+`Spool.submit` fsync'ed its files and committed it. Ack 2 of an earlier file
+says it was received and written; until the job is complete it is not a job,
+and a client that loses the connection sends the whole job again. A data file
+is streamed to the job's folder; a control file is bounded (64 KiB) and kept
+in memory, since what it says is committed in the job's row.
 
 One `JobAssembly` collects the files of one job, in whatever order they
 come (control first: LPRng, CUPS, Windows; data first: BSD lpd, PLP). A job
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -236,66 +239,100 @@ class JobReceiver:
             )
         await session.send(session.conn.accept())
 
-        body = bytearray() if is_control else None
+        if isinstance(header, ControlFileHeader):
+            await self._control_file(header, assembly)
+        else:
+            await self._data_file(header, assembly)
+
+    async def _control_file(self, header: ControlFileHeader, assembly: JobAssembly) -> None:
+        """Read a control file into memory (it is bounded by the codec, and what it
+        says is committed with the job's row, so it never needs a file of its own)."""
+        body = bytearray()
+
+        async def keep(data: bytes) -> None:
+            body.extend(data)
+
+        end = await self._read_file(header, keep, bytearray())
+        if end is None or await self._incomplete(header, end):
+            return
+        assembly.size += len(body)
+        refusal = self._take_control(assembly, header.name, bytes(body))
+        if refusal:
+            await self._discard(f"control file {shown(header.name)} refused: {refusal}")
+            await self.session.send(self.session.conn.refuse(NAK_FAIL, refusal))
+            return
+        await self._after_file(end.kind)
+
+    async def _data_file(self, header: DataFileHeader, assembly: JobAssembly) -> None:
+        """Stream a data file into the job's folder."""
         async with assembly.folder.document() as writer:
             head = bytearray()
             try:
                 async with body_writer(writer) as pipe:
-                    while True:
-                        event = await session.next_event()
-                        if isinstance(event, FileData):
-                            if len(head) < HEAD_SIZE:
-                                head += event.data[: HEAD_SIZE - len(head)]
-                            if body is not None:
-                                body += event.data
-                            await pipe.write(event.data)
-                        elif isinstance(event, FileAborted):
-                            log.warning(
-                                "lpd %s: %s discarded: the client ended it with byte %d "
-                                "instead of NUL",
-                                session.label,
-                                shown(header.name),
-                                event.trailer,
-                            )
-                            return  # no ack 2; the writer discards the file
-                        elif isinstance(event, FileEnd):
-                            await pipe.close()
-                            break
-                        else:  # pragma: no cover - the codec emits nothing else here
-                            raise SessionEnded(f"unexpected event {event!r} inside a file")
+                    end = await self._read_file(header, pipe.write, head)
+                    if end is None:
+                        return  # no ack 2; the writer discards the file
+                    await pipe.close()
             except NoSpace as exc:
                 raise FileRefused(f"{shown(header.name)}: {exc}", NAK_NO_SPACE) from None
             except OSError as exc:
                 raise FileRefused(f"{shown(header.name)}: {exc.strerror}", NAK_FAIL) from None
-            if not self._acceptable(header, event):
-                await self._discard(
-                    f"{shown(header.name)} ended after {event.received} of {header.size} bytes "
-                    f"({event.kind.value}); set lpd.lenient_byte_count to accept such files"
-                )
-                await session.try_send(session.conn.refuse(NAK_FAIL, "incomplete file"))
+            if await self._incomplete(header, end):
                 return
             try:
-                staged = await writer.finish()  # fsync: only now may ack 2 go out
+                staged = await writer.finish()  # the commit fsyncs it before the last ack
             except NoSpace as exc:
                 raise FileRefused(f"{shown(header.name)}: {exc}", NAK_NO_SPACE) from None
             except OSError as exc:
                 raise FileRefused(f"{shown(header.name)}: {exc.strerror}", NAK_FAIL) from None
         assembly.size += staged.size
-        if body is not None:
-            refusal = self._take_control(assembly, header.name, bytes(body))
-            if refusal:
-                await self._discard(f"control file {shown(header.name)} refused: {refusal}")
-                await session.send(session.conn.refuse(NAK_FAIL, refusal))
-                return
-        else:
-            if header.name in assembly.data:
-                log.info(
-                    "lpd %s: data file %s sent again; the last copy wins",
+        if header.name in assembly.data:
+            log.info(
+                "lpd %s: data file %s sent again; the last copy wins",
+                self.session.label,
+                shown(header.name),
+            )
+        assembly.data[header.name] = DataFile(header.name, staged, bytes(head))
+        await self._after_file(end.kind)
+
+    async def _read_file(
+        self,
+        header: ControlFileHeader | DataFileHeader,
+        sink: Callable[[bytes], Awaitable[None]],
+        head: bytearray,
+    ) -> FileEnd | None:
+        """Pass a file's bytes to ``sink`` (its first `HEAD_SIZE` bytes also to
+        ``head``); its end, or None when the client aborted it."""
+        session = self.session
+        while True:
+            event = await session.next_event()
+            if isinstance(event, FileData):
+                if len(head) < HEAD_SIZE:
+                    head += event.data[: HEAD_SIZE - len(head)]
+                await sink(event.data)
+            elif isinstance(event, FileAborted):
+                log.warning(
+                    "lpd %s: %s discarded: the client ended it with byte %d instead of NUL",
                     session.label,
                     shown(header.name),
+                    event.trailer,
                 )
-            assembly.data[header.name] = DataFile(header.name, staged, bytes(head))
-        await self._after_file(event.kind)
+                return None
+            elif isinstance(event, FileEnd):
+                return event
+            else:  # pragma: no cover - the codec emits nothing else here
+                raise SessionEnded(f"unexpected event {event!r} inside a file")
+
+    async def _incomplete(self, header: ControlFileHeader | DataFileHeader, end: FileEnd) -> bool:
+        """Refuse a file that ended short (unless lenient); whether it was refused."""
+        if self._acceptable(header, end):
+            return False
+        await self._discard(
+            f"{shown(header.name)} ended after {end.received} of {header.size} bytes "
+            f"({end.kind.value}); set lpd.lenient_byte_count to accept such files"
+        )
+        await self.session.try_send(self.session.conn.refuse(NAK_FAIL, "incomplete file"))
+        return True
 
     def _acceptable(self, header: ControlFileHeader | DataFileHeader, end: FileEnd) -> bool:
         if end.kind is FileEndKind.NORMAL:

@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from gateway.core.job import IllegalTransition, JobState
-from gateway.core.spool import JobNotFound, NewDocument, NoSpace, NotPossible, Spool
+from gateway.core.spool import BUFFER_SIZE, JobNotFound, NewDocument, NoSpace, NotPossible, Spool
 from tests.helpers import spool_job
 
 
@@ -59,7 +59,7 @@ async def test_unfinished_folders_are_removed_on_open(tmp_path: Path) -> None:
     folder = spool.new_folder()  # a job being received when the gateway died
     writer = folder.document()
     await writer.__aenter__()
-    await writer.write(b"half a job")
+    await writer.write(b"half a job" * BUFFER_SIZE)  # past the buffer: on disk
     await spool.aclose()
     assert folder.path.exists()
     spool = await Spool.open(root)

@@ -1,0 +1,209 @@
+"""Group commit: the writes that arrive together share one transaction and one fsync.
+
+Theory of operation
+-------------------
+With ``synchronous=FULL`` every SQLite commit waits for an fsync of the WAL, a
+millisecond or more. Committing each job change on its own would put one fsync
+per change in a single line: eight clients sending jobs at once, and the
+dispatcher moving them on, would all queue behind each other's fsync.
+
+`GroupCommit.write` queues a `Write` and waits. The first writer to find no
+commit under way becomes the *leader*: it takes every write queued so far and
+commits them in one transaction (one fsync) in the database thread. Writes that
+arrive meanwhile queue up; when the leader is done it wakes the first of them,
+which leads the next batch. So a write never waits for more than the commit
+under way plus its own, and under load each fsync carries many writes.
+
+Before the transaction, in the same thread, the batch fsyncs the files and
+folders its writes name in `Write.sync` (a new job's documents and folder, the
+``jobs`` folder): each path once per batch, however many writes name it. On
+ext4 (data=ordered) the first of these fsyncs commits the journal for all of
+them, so a batch costs about two flushes whatever its size. A write whose path
+cannot be fsync'ed fails alone; the others go on.
+
+A write's `Write.publish` runs after its batch is committed, in the order the
+writes were queued, in the event loop: that is where the spool updates its
+in-memory copy and tells its listeners, so nothing is seen before it is
+durable. When a batch fails (the disk is full, an I/O error), it is rolled
+back, every write in it gets an error and `Write.undo` runs instead.
+
+Waiting is shielded from cancellation: once queued, a write is committed or
+failed, and its publish runs, whatever happens to the task that queued it.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+log = logging.getLogger("gateway.spool")
+
+
+class CommitFailed(Exception):
+    """The batch this write was in could not be committed (carries the reason)."""
+
+    def __init__(self, reason: str, *, no_space: bool) -> None:
+        super().__init__(reason)
+        self.no_space = no_space
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(eq=False, slots=True)
+class Write:
+    """One change to the database and what to do once it is durable."""
+
+    apply: Callable[[sqlite3.Connection], Any]  # in the database thread, inside the transaction
+    publish: Callable[[Any], None]  # in the event loop after the commit, given apply's result
+    undo: Callable[[], None] = _nothing  # in the event loop if the write failed
+    sync: Sequence[str] = ()  # paths to fsync before the commit (files, then folders)
+    result: Any = None
+    error: CommitFailed | None = None
+    done: bool = False
+    wake: trio.Event = field(default_factory=trio.Event)
+
+
+class GroupCommit:
+    """Commits queued `Write` objects in batches; see the module doc."""
+
+    def __init__(self, db: sqlite3.Connection, limiter: trio.CapacityLimiter) -> None:
+        self._db = db
+        self._limiter = limiter
+        self._queue: list[Write] = []
+        self._leading = False
+        self._idle = trio.Event()
+        self._idle.set()
+        #: Commits made and writes they carried (for tests and the benchmark notes).
+        self.batches = 0
+        self.writes = 0
+
+    async def write(self, write: Write) -> Any:
+        """Queue ``write``, wait until it is committed and published; its result.
+
+        Raises `CommitFailed` when its batch could not be committed.
+        """
+        self._queue.append(write)
+        if self._leading:
+            with trio.CancelScope(shield=True):
+                await write.wake.wait()
+        if not write.done:  # nobody was committing, or the last leader handed over to us
+            self._leading = True
+            self._idle = trio.Event()
+            try:
+                batch, self._queue = self._queue, []
+                with trio.CancelScope(shield=True):
+                    await self._commit(batch)
+            finally:
+                if self._queue:
+                    self._queue[0].wake.set()
+                else:
+                    self._leading = False
+                    self._idle.set()
+        if write.error is not None:
+            raise write.error
+        return write.result
+
+    async def wait_idle(self) -> None:
+        """Wait until no commit is under way and none is queued."""
+        while self._leading:
+            await self._idle.wait()
+
+    async def _commit(self, batch: list[Write]) -> None:
+        try:
+            ready = await trio.to_thread.run_sync(
+                _transaction, self._db, batch, limiter=self._limiter
+            )
+        except (sqlite3.Error, OSError) as exc:
+            log.error("spool: commit of %d change(s) failed: %s", len(batch), exc)  # noqa: TRY400 (one line, no traceback)
+            for write in batch:
+                if write.error is None:
+                    write.error = _failure(exc, "the spool database failed")
+            ready = []
+        else:
+            if ready:
+                self.batches += 1
+                self.writes += len(ready)
+        try:
+            for write in batch:
+                if write.error is None:
+                    _run_quietly(write.publish, write.result)
+                else:
+                    _run_quietly(write.undo)
+        finally:
+            for write in batch:
+                write.done = True
+                write.wake.set()
+
+
+def _transaction(db: sqlite3.Connection, batch: list[Write]) -> list[Write]:
+    """In the database thread: fsync what the writes name, then commit those
+    whose paths were fsync'ed in one transaction. Returns the writes committed."""
+    failed: dict[str, OSError | None] = {}
+    ready = []
+    for write in batch:
+        for path in write.sync:
+            if path not in failed:
+                failed[path] = _fsync(path)
+            error = failed[path]
+            if error is not None:
+                log.error("spool: cannot fsync %s: %s", path, error.strerror)
+                write.error = _failure(error, "cannot write to the spool")
+                break
+        else:
+            ready.append(write)
+    if not ready:
+        return ready
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for write in ready:
+            write.result = write.apply(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return ready
+
+
+def _fsync(path: str) -> OSError | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        return exc
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return exc
+    finally:
+        os.close(fd)
+    return None
+
+
+def _failure(exc: BaseException, what: str) -> CommitFailed:
+    full = _is_full(exc)
+    return CommitFailed("no space left in the spool" if full else f"{what}: {exc}", no_space=full)
+
+
+def _is_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _run_quietly(fn: Callable[..., None], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("spool: after-commit step failed")
+
+
+__all__ = ["CommitFailed", "GroupCommit", "Write"]
