@@ -54,6 +54,10 @@ EXTENSIONS: dict[str, str] = {
 COPY_CHUNK = 1024 * 1024
 
 
+#: A folder takes any format and reports no printer attributes.
+FILE_CAPABILITIES = Capabilities(document_formats=None)
+
+
 def extension(document_format: str) -> str:
     """The extension for a MIME type (parameters such as charset are ignored)."""
     base = document_format.split(";", 1)[0].strip().lower()
@@ -190,7 +194,7 @@ class FileBackend:
         return os.access(probe, os.W_OK)
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(document_formats=None)
+        return FILE_CAPABILITIES
 
     async def aclose(self) -> None:
         return None

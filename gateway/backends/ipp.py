@@ -174,6 +174,7 @@ class IppBackend:
         self._attributes: dict[str, Attribute] = {}
         self._probed_at = -1e9
         self._probe_lock = trio.Lock()
+        self._capabilities: tuple[dict[str, Attribute], Capabilities] | None = None
 
     # ------------------------------------------------------------------
     # Connection and TLS
@@ -576,9 +577,16 @@ class IppBackend:
         )
 
     def capabilities(self) -> Capabilities:
+        """The printer's formats and job-template capabilities (the same object
+        until the next probe, so the IPP front-end can tell nothing changed)."""
+        made = self._capabilities
+        if made is not None and made[0] is self._attributes:
+            return made[1]
         formats = tuple(str(v) for v in self._values("document-format-supported")) or None
         shown = {n: self._attributes[n] for n in SHOWN_CAPABILITIES if n in self._attributes}
-        return Capabilities(document_formats=formats, printer_attributes=shown)
+        caps = Capabilities(document_formats=formats, printer_attributes=shown)
+        self._capabilities = (self._attributes, caps)
+        return caps
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -302,6 +302,10 @@ LPD_PRINTER: dict[str, Any] = {
     "print-quality-default": 4,
 }
 
+LPD_CAPABILITIES = Capabilities(
+    document_formats=LPD_DOCUMENT_FORMATS, printer_attributes=LPD_PRINTER
+)
+
 
 class LpdBackend:
     """Forwards one queue's jobs to one remote LPD queue."""
@@ -587,7 +591,7 @@ class LpdBackend:
         format information LPD has, and the remote decides what it can print), and
         of the job template only copies and the banner; sides, number-up,
         orientation and finishing are lost on the way, so they are not offered."""
-        return Capabilities(document_formats=LPD_DOCUMENT_FORMATS, printer_attributes=LPD_PRINTER)
+        return LPD_CAPABILITIES
 
     async def aclose(self) -> None:
         """Nothing to release: every call opens and closes its own connection."""

@@ -44,6 +44,7 @@ change and do the listeners (the dispatcher) hear of it.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import json
@@ -307,6 +308,7 @@ class Spool:
         self._newest: dict[int, Job] = {}  # versions accepted but not yet committed
         self._queue_ids: dict[str, dict[int, None]] = {}  # each queue's jobs, in id order
         self._active_ids: dict[str, dict[int, None]] = {}  # ... and its unfinished ones
+        self._pending_ids: dict[str, list[int]] = {}  # ... and its pending ones, ascending
         self._folders: dict[int, str] = {}
         self._db_limiter = trio.CapacityLimiter(1)
         self._commits = GroupCommit(db, self._db_limiter)
@@ -435,6 +437,17 @@ class Spool:
         if old is not None and old.queue != job.queue:
             self._queue_ids[old.queue].pop(job.id, None)
             self._active_ids[old.queue].pop(job.id, None)
+            _discard_sorted(self._pending_ids.get(old.queue, []), job.id)
+        pending = self._pending_ids.setdefault(job.queue, [])
+        if job.state == JobState.PENDING:
+            if not pending or pending[-1] < job.id:
+                pending.append(job.id)
+            else:
+                at = bisect.bisect_left(pending, job.id)
+                if at == len(pending) or pending[at] != job.id:
+                    pending.insert(at, job.id)
+        else:
+            _discard_sorted(pending, job.id)
         ids = self._queue_ids.setdefault(job.queue, {})
         active = self._active_ids.setdefault(job.queue, {})
         moved = job.id not in ids and bool(ids) and job.id < next(reversed(ids))
@@ -453,6 +466,7 @@ class Spool:
         self._newest.pop(job_id, None)
         self._queue_ids[job.queue].pop(job_id, None)
         self._active_ids[job.queue].pop(job_id, None)
+        _discard_sorted(self._pending_ids.get(job.queue, []), job_id)
 
     # ------------------------------------------------------------------
     # Listeners
@@ -628,6 +642,14 @@ class Spool:
         ids = sorted(i for active in self._active_ids.values() for i in active)
         return [jobs[i] for i in ids]
 
+    def active_count(self, queue: str) -> int:
+        """How many of the queue's jobs are not yet ended."""
+        return len(self._active_ids.get(queue, ()))
+
+    def pending_ids(self, queue: str) -> Sequence[int]:
+        """Ids of the queue's jobs in state pending, ascending (do not modify)."""
+        return self._pending_ids.get(queue, [])
+
     def next_pending(self, queue: str) -> Job | None:
         """The oldest job of ``queue`` that is waiting to be forwarded, if any."""
         jobs = self._jobs
@@ -783,6 +805,12 @@ class Spool:
             if job.incoming and now - max(job.updated, job.created) > idle:
                 expired.append(await self.close_job(job.id))
         return expired
+
+
+def _discard_sorted(ids: list[int], job_id: int) -> None:
+    at = bisect.bisect_left(ids, job_id)
+    if at < len(ids) and ids[at] == job_id:
+        del ids[at]
 
 
 def _stamp(old: Job, new: Job) -> Job:

@@ -12,9 +12,9 @@ import bisect
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from gateway.core.job import Job, JobState
+from gateway.core.job import Job
 
 from .attributes import Attribute, Group
 from .job_attributes import (
@@ -129,9 +129,9 @@ def requested_attributes(request: IppRequest) -> list[str]:
     return [str(v.value) for v in attribute.values if v.tag == T.KEYWORD]
 
 
-def pending_ids(service: IppService, queue: str) -> list[int]:
+def pending_ids(service: IppService, queue: str) -> Sequence[int]:
     """Ids of the queue's pending jobs, ascending (for number-of-intervening-jobs)."""
-    return [j.id for j in service.context.spool.active_jobs(queue) if j.state == JobState.PENDING]
+    return service.context.spool.pending_ids(queue)
 
 
 def render_job(
@@ -140,7 +140,7 @@ def render_job(
     job: Job,
     wanted: set[str] | None,
     path: str | None = None,
-    pending: list[int] | None = None,
+    pending: Sequence[int] | None = None,
 ) -> Group:
     """The job group of `job` with URIs for the listener the client used.
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import __version__
+from gateway.backends.base import Capabilities
 from gateway.core.queues import Queue
 
 from .attributes import Attribute, Collection, Group, Value
@@ -195,16 +196,22 @@ class PrinterDescription:
         self.started = started
         self.multiple_operation_timeout = multiple_operation_timeout
         self._cache_key: tuple[Any, ...] | None = None
+        self._caps: Capabilities | None = None
         self._cache: dict[str, bytes] = {}
         self._formats: tuple[str, ...] = STATIC_DOCUMENT_FORMATS
         self._template_values: dict[str, set[Any]] = {}
         self.state_key: tuple[Any, ...] | None = None
         self.state_changed = started
+        self._answers: dict[tuple[Any, ...], bytes] = {}
+        self._answers_second = 0
 
     # -- capabilities ----------------------------------------------------
 
     def _refresh(self) -> None:
         caps = self.queue.capabilities()
+        if caps is self._caps:  # backends hand out the same object until it changes
+            return
+        self._caps = caps
         key = (caps.document_formats, repr(sorted(caps.printer_attributes.items())))
         if key == self._cache_key:
             return
@@ -364,6 +371,18 @@ class PrinterDescription:
 
     # -- the answer ------------------------------------------------------
 
+    def answer(self, key: tuple[Any, ...], second: int) -> bytes | None:
+        """Encoded printer attributes kept by `keep_answer` in this same second."""
+        if second != self._answers_second:
+            self._answers.clear()
+            self._answers_second = second
+        return self._answers.get(key)
+
+    def keep_answer(self, key: tuple[Any, ...], second: int, raw: bytes) -> None:
+        """Keep an answer for the rest of this second (at most `ANSWERS_KEPT`)."""
+        if second == self._answers_second and len(self._answers) < ANSWERS_KEPT:
+            self._answers[key] = raw
+
     def note_state(self, key: tuple[Any, ...], now: float) -> None:
         """Remember when printer-state / reasons / accepting last changed."""
         if key != self.state_key:
@@ -371,6 +390,9 @@ class PrinterDescription:
                 self.state_changed = now
             self.state_key = key
 
+
+#: Distinct Get-Printer-Attributes answers kept per queue and second.
+ANSWERS_KEPT = 64
 
 _MARGINS = ("media-bottom-margin", "media-left-margin", "media-right-margin", "media-top-margin")
 

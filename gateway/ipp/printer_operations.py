@@ -58,11 +58,22 @@ def printer_bytes(
     static = description.static()
     now = time.time()
     state = queue.state()
-    description.note_state((state.ipp_state, state.reasons, state.message, queue.is_accepting), now)
+    state_key = (state.ipp_state, state.reasons, state.message, queue.is_accepting)
+    description.note_state(state_key, now)
+    policy = service.policy(queue)
+    queued = service.context.spool.active_count(queue.name)
+    # Everything the answer depends on; times are whole seconds, so within one
+    # second a poller (CUPS, a print dialog) gets the bytes encoded the first time.
+    key: tuple[object, ...] = (tuple(requested), path, request.host, request.scheme)
+    key += (request.port, policy, state_key, queued, id(static))
+    second = int(now)
+    cached = description.answer(key, second)
+    if cached is not None:
+        return cached
     live = Group(DelimiterTag.PRINTER_ATTRIBUTES)
     used = Listener(request.scheme, request.port)
     for attribute in uri_attributes(
-        service.listeners, request.host, path, used, basic_auth=service.policy(queue) != "none"
+        service.listeners, request.host, path, used, basic_auth=policy != "none"
     ):
         live.append(attribute)
     more_info = service.base(request).replace("ipps://", "https://").replace("ipp://", "http://")
@@ -71,9 +82,9 @@ def printer_bytes(
     live.add_keyword("printer-state-reasons", *state.reasons)
     live.add_text("printer-state-message", state.message[:1023])
     live.add_boolean("printer-is-accepting-jobs", queue.is_accepting)
-    live.add_integer("queued-job-count", len(service.context.spool.active_jobs(queue.name)))
-    live.add_integer("printer-up-time", int(now))
-    live.add_datetime("printer-current-time", _now())
+    live.add_integer("queued-job-count", queued)
+    live.add_integer("printer-up-time", second)
+    live.add_datetime("printer-current-time", _at(second))
     live.add_integer("printer-state-change-time", int(description.state_changed))
     live.add_datetime("printer-state-change-date-time", _at(description.state_changed))
     for attribute in printer_alerts(state.reasons, state.message):
@@ -86,7 +97,9 @@ def printer_bytes(
             raw += _encode_attribute(live_by_name[name])
         else:
             raw += static[name]
-    return bytes(raw)
+    answer = bytes(raw)
+    description.keep_answer(key, second, answer)
+    return answer
 
 
 @handles(Operation.GET_PRINTER_ATTRIBUTES)
@@ -123,10 +136,6 @@ async def cups_get_printers(service: IppService, request: IppRequest) -> IppResp
         path = printer_path(queue, queues.default)
         response.printer_groups.append(printer_bytes(service, request, queue, path, requested))
     return response
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
 def _at(seconds: float) -> datetime.datetime:

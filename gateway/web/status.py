@@ -79,7 +79,7 @@ class StatusPages:
                     "reasons": list(state.reasons),
                     "message": state.message,
                     "accepting": q.is_accepting,
-                    "jobs": len(self.context.spool.active_jobs(q.name)),
+                    "jobs": self.context.spool.active_count(q.name),
                 }
             )
         jobs = list(self.context.spool.jobs(queue))[-SHOWN_JOBS:]

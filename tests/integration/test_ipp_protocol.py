@@ -609,3 +609,36 @@ async def test_requests_beyond_max_connections_get_503(tmp_path: Path) -> None:
                 assert reply.startswith(b"HTTP/1.1 200")
             answer = await post(client, url(running), gpa)
             assert answer.status == S.SUCCESSFUL_OK
+
+
+async def test_printer_attributes_answers_follow_jobs_hosts_and_requests(
+    gateway: Running,
+) -> None:
+    """Get-Printer-Attributes answers are reused within a second, but never
+    across a change of queued jobs, of the Host the client used or of the
+    attributes it asked for."""
+
+    async def ask(client: httpx.AsyncClient, *names: str, host: str | None = None) -> Answer:
+        message = request(Operation.GET_PRINTER_ATTRIBUTES, printer_uri(gateway))
+        message.operation.add_keyword("requested-attributes", *names)
+        target = url(gateway)
+        if host is not None:
+            target = target.replace("127.0.0.1", host)
+        return await post(client, target, message)
+
+    with trio.fail_after(30):
+        async with httpx.AsyncClient() as client:
+            await post(client, url(gateway), request(Operation.PAUSE_PRINTER, printer_uri(gateway)))
+            before = await ask(client, "queued-job-count", "printer-uri-supported")
+            again = await ask(client, "queued-job-count", "printer-uri-supported")
+            assert before.printer.value("queued-job-count") == 0
+            assert again.printer.value("printer-uri-supported") == before.printer.value(
+                "printer-uri-supported"
+            )
+            assert (await print_job(client, gateway)).status == S.SUCCESSFUL_OK
+            after = await ask(client, "queued-job-count", "printer-uri-supported")
+            assert after.printer.value("queued-job-count") == 1
+            other_host = await ask(client, "printer-uri-supported", host="localhost")
+            assert "//localhost:" in str(other_host.printer.value("printer-uri-supported"))
+            fewer = await ask(client, "printer-name")
+            assert fewer.printer.names() == ["printer-name"]
