@@ -55,8 +55,10 @@ def setup(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # hypercorn logs every request at info; keep its errors only.
-    logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
+    # hypercorn and httpx (the IPP backend's client) log every request at info;
+    # the job events say what happened, so keep their warnings and errors only.
+    for noisy in ("hypercorn.access", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _escape(char: str) -> str:

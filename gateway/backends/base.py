@@ -36,6 +36,11 @@ class TransientBackendError(BackendError):
     """Try again later: the printer is busy, down, unreachable or out of space."""
 
 
+class BackendBusy(TransientBackendError):
+    """The printer is busy with another job and takes the next in a moment
+    (IPP server-error-busy): the dispatcher asks again soon, without backing off."""
+
+
 class PermanentBackendError(BackendError):
     """Retrying cannot help: the job is aborted with this message."""
 

@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 import trio
 
 from gateway.backends.base import (
+    BackendBusy,
     BackendError,
     Capabilities,
     DocumentSource,
@@ -134,6 +135,9 @@ TRANSIENT_STATUS = {
 }
 
 REMOTE_STATE = {int(s): s for s in JobState}
+
+#: A busy answer to these means nothing was made at the printer: ask again soon.
+JOB_CREATING = ("Print-Job", "Create-Job")
 
 
 def _status_name(status: int) -> str:
@@ -425,6 +429,8 @@ class IppBackend:
         message = f"{self.uri} refused {what}: {_status_name(response.status)}" + (
             f" ({detail})" if detail else ""
         )
+        if response.status == StatusCode.SERVER_ERROR_BUSY and what in JOB_CREATING:
+            raise BackendBusy(message, reason="other")
         reason = TRANSIENT_STATUS.get(response.status)  # type: ignore[call-overload]
         if reason is not None or response.status >= 0x0500:
             raise TransientBackendError(message, reason="other")

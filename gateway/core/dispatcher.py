@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 import trio
 
-from gateway.backends.base import BackendError, PermanentBackendError
+from gateway.backends.base import BackendBusy, BackendError, PermanentBackendError, Submission
 from gateway.core.job import Job, JobState
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import JobNotFound, Spool
@@ -46,8 +46,19 @@ FORWARDED = (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
 #: mapping it back to pending would make the worker send it again.
 REMOTE_STATE = {JobState.PENDING: JobState.PROCESSING, JobState.PENDING_HELD: JobState.PROCESSING}
 
-TRACK_INITIAL = 0.05  # a printer often finishes a small job at once: look early
+#: Following a forwarded job: a printer often finishes a small job at once, and
+#: with ``waitjob`` the next job waits until this one is seen to end, so look
+#: after 5 ms, then twice as long after each unchanged answer (up to 30 s): a
+#: job printing for a minute costs about 14 status requests.
+TRACK_INITIAL = 0.005
+TRACK_GROWTH = 2.0
 TRACK_MAX = 30.0
+#: A printer that answers "busy" (it prints one job at a time) is asked again
+#: after 5 ms, then twice as long each time up to 1 s, for up to BUSY_PATIENCE
+#: seconds; only then is it an error with the usual back-off.
+BUSY_FIRST = 0.005
+BUSY_MAX = 1.0
+BUSY_PATIENCE = 60.0
 CANCEL_ATTEMPTS = 5
 JANITOR_INTERVAL = 10.0
 STATUS_TIMEOUT = 15.0
@@ -182,7 +193,7 @@ class Dispatcher:
         try:
             with scope:
                 try:
-                    result = await queue.backend.submit(job, self.spool)
+                    result = await self._submit(queue, job)
                 except BackendError as exc:
                     await self._failed(queue, job, exc)
                     return None
@@ -226,6 +237,20 @@ class Dispatcher:
             return None
         self._start_tracking(job)
         return job.id
+
+    async def _submit(self, queue: Queue, job: Job) -> Submission:
+        """Hand the job to the backend, asking again while the printer is busy."""
+        delay = BUSY_FIRST
+        give_up = trio.current_time() + BUSY_PATIENCE
+        while True:
+            try:
+                return await queue.backend.submit(job, self.spool)
+            except BackendBusy as exc:
+                if trio.current_time() + delay > give_up:
+                    raise
+                log.debug("job %d: %s; asking again in %.3fs", job.id, exc.message, delay)
+                await trio.sleep(delay)
+                delay = min(BUSY_MAX, delay * 2)
 
     async def _failed(self, queue: Queue, job: Job, exc: BackendError) -> None:
         if exc.permanent or isinstance(exc, PermanentBackendError):
@@ -293,7 +318,7 @@ class Dispatcher:
                     or (status.message and status.message != job.state_message)
                 )
                 if not changed:
-                    interval = min(TRACK_MAX, interval * 1.5)
+                    interval = min(TRACK_MAX, interval * TRACK_GROWTH)
                     continue
                 interval = TRACK_INITIAL
                 changes: dict[str, object] = {}

@@ -49,9 +49,10 @@ log = logging.getLogger("gateway.spool")
 class CommitFailed(Exception):
     """The batch this write was in could not be committed (carries the reason)."""
 
-    def __init__(self, reason: str, *, no_space: bool) -> None:
+    def __init__(self, reason: str, *, no_space: bool, dependent: bool = False) -> None:
         super().__init__(reason)
         self.no_space = no_space
+        self.dependent = dependent  # only because the write it was built on failed
 
 
 def _nothing() -> None:
@@ -66,6 +67,7 @@ class Write:
     publish: Callable[[Any], None]  # in the event loop after the commit, given apply's result
     undo: Callable[[], None] = _nothing  # in the event loop if the write failed
     sync: Sequence[str] = ()  # paths to fsync before the commit (files, then folders)
+    after: Write | None = None  # a write this one was built on: if it fails, so does this
     result: Any = None
     error: CommitFailed | None = None
     done: bool = False
@@ -96,8 +98,9 @@ class GroupCommit:
             with trio.CancelScope(shield=True):
                 await write.wake.wait()
         if not write.done:  # nobody was committing, or the last leader handed over to us
-            self._leading = True
-            self._idle = trio.Event()
+            if not self._leading:
+                self._leading = True
+                self._idle = trio.Event()  # the same event until leadership ends
             try:
                 batch, self._queue = self._queue, []
                 with trio.CancelScope(shield=True):
@@ -122,7 +125,7 @@ class GroupCommit:
             ready = await trio.to_thread.run_sync(
                 _transaction, self._db, batch, limiter=self._limiter
             )
-        except (sqlite3.Error, OSError) as exc:
+        except Exception as exc:  # sqlite3.Error, OSError; anything else must not hang the batch
             log.error("spool: commit of %d change(s) failed: %s", len(batch), exc)  # noqa: TRY400 (one line, no traceback)
             for write in batch:
                 if write.error is None:
@@ -150,6 +153,13 @@ def _transaction(db: sqlite3.Connection, batch: list[Write]) -> list[Write]:
     failed: dict[str, OSError | None] = {}
     ready = []
     for write in batch:
+        if write.after is not None and write.after.error is not None:
+            write.error = CommitFailed(
+                f"an earlier change it depends on failed: {write.after.error}",
+                no_space=write.after.error.no_space,
+                dependent=True,
+            )
+            continue
         for path in write.sync:
             if path not in failed:
                 failed[path] = _fsync(path)

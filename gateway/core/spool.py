@@ -306,6 +306,7 @@ class Spool:
         self.history_max_age = history_max_age
         self._jobs: dict[int, Job] = {}  # committed versions, in id order
         self._newest: dict[int, Job] = {}  # versions accepted but not yet committed
+        self._newest_write: dict[int, Write] = {}  # ... and the writes carrying them
         self._queue_ids: dict[str, dict[int, None]] = {}  # each queue's jobs, in id order
         self._active_ids: dict[str, dict[int, None]] = {}  # ... and its unfinished ones
         self._pending_ids: dict[str, list[int]] = {}  # ... and its pending ones, ascending
@@ -414,14 +415,19 @@ class Spool:
         publish: Callable[[Any], None],
         undo: Callable[[], None] = lambda: None,
         sync: Sequence[str] = (),
+        write: Write | None = None,
     ) -> Any:
         """Fsync ``sync`` and commit ``apply`` (grouped with concurrent writes),
         then ``publish``."""
         if self._closed:
             raise SpoolError("the spool is closed")
+        if write is None:
+            write = Write(apply, publish, undo, sync)
         try:
-            return await self._commits.write(Write(apply, publish, undo, sync))
+            return await self._commits.write(write)
         except CommitFailed as exc:
+            if exc.dependent:
+                raise _Rebuild from exc
             raise (NoSpace if exc.no_space else SpoolError)(str(exc)) from exc
 
     @property
@@ -585,34 +591,38 @@ class Spool:
 
     async def add_document(self, job_id: int, document: NewDocument, *, last: bool) -> Job:
         """Add a document to an incoming job (Send-Document); ``last`` closes it."""
-        job = self._newest_version(job_id)
-        if not job.incoming:
-            raise NotPossible(f"job {job_id} is not waiting for documents")
-        number = max((d.number for d in job.documents), default=0) + 1
-        new = job.evolve(
-            documents=(*job.documents, _document(number, document)),
-            incoming=not last,
-            state_reasons=("job-incoming",) if not last else ("none",),
-        )
-        folder = JobFolder(self, self._folders[job_id])
-        return await self._store(new, old=job, sync=self._to_sync([document], folder))
+
+        def build(job: Job) -> Job:
+            if not job.incoming:
+                raise NotPossible(f"job {job_id} is not waiting for documents")
+            number = max((d.number for d in job.documents), default=0) + 1
+            return job.evolve(
+                documents=(*job.documents, _document(number, document)),
+                incoming=not last,
+                state_reasons=("job-incoming",) if not last else ("none",),
+            )
+
+        folder = JobFolder(self, self._folders.get(job_id, ""))
+        sync = self._to_sync([document], folder)
+        return _changed(await self._change(job_id, build, sync))
 
     async def close_job(self, job_id: int) -> Job:
         """Close an incoming job without another document (Close-Job, last-document)."""
-        job = self._newest_version(job_id)
-        if not job.incoming:
-            return job
-        if not job.documents:
-            new = job.evolve(
-                incoming=False,
-                state=JobState.ABORTED,
-                completed=time.time(),
-                state_reasons=("aborted-by-system",),
-                state_message="job was closed without any document",
-            )
-        else:
-            new = job.evolve(incoming=False, state_reasons=("none",))
-        return await self._store(new, old=job)
+
+        def build(job: Job) -> Job:
+            if not job.incoming:
+                return job
+            if not job.documents:
+                return job.evolve(
+                    incoming=False,
+                    state=JobState.ABORTED,
+                    completed=time.time(),
+                    state_reasons=("aborted-by-system",),
+                    state_message="job was closed without any document",
+                )
+            return job.evolve(incoming=False, state_reasons=("none",))
+
+        return _changed(await self._change(job_id, build))
 
     # ------------------------------------------------------------------
     # Reading
@@ -664,11 +674,12 @@ class Spool:
 
     async def update(self, job_id: int, **changes: Any) -> Job:
         """Change a job's fields; a change of ``state`` must be in the transition table."""
-        job = self._newest_version(job_id)
-        new = job.evolve(**changes)
-        if "state" in changes:
-            new = _stamp(job, new)
-        return await self._store(new, old=job)
+
+        def build(job: Job) -> Job:
+            new = job.evolve(**changes)
+            return _stamp(job, new) if "state" in changes else new
+
+        return _changed(await self._change(job_id, build))
 
     async def transition(
         self,
@@ -702,31 +713,56 @@ class Spool:
             changes["state_reasons"] = tuple(reasons) or ("none",)
         if message is not None:
             changes["state_message"] = message
-        job = self._newest.get(job_id) or self._jobs.get(job_id)
-        if job is None or job.state not in only_from:
+
+        def build(job: Job) -> Job | None:
+            if job.state not in only_from:
+                return None
+            return _stamp(job, job.evolve(state=state, **changes))
+
+        try:
+            return await self._change(job_id, build)
+        except JobNotFound:
             return None
-        return await self._store(_stamp(job, job.evolve(state=state, **changes)), old=job)
 
     async def cancel(
         self, job_id: int, *, reason: str = "job-canceled-by-user", message: str = ""
     ) -> Job:
         """Cancel a job. One already forwarded is marked for the dispatcher to
         cancel at the backend too (``cancel_requested``)."""
-        job = self._newest_version(job_id)
-        if job.state.is_terminal:
-            raise NotPossible(f"job {job_id} is already {job.state.keyword}")
-        forwarded = job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
-        new = _stamp(
-            job,
-            job.evolve(
-                state=JobState.CANCELED,
-                state_reasons=(reason,),
-                state_message=message or "canceled",
-                cancel_requested=forwarded,
-                incoming=False,
-            ),
-        )
-        return await self._store(new, old=job)
+
+        def build(job: Job) -> Job:
+            if job.state.is_terminal:
+                raise NotPossible(f"job {job_id} is already {job.state.keyword}")
+            forwarded = job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
+            return _stamp(
+                job,
+                job.evolve(
+                    state=JobState.CANCELED,
+                    state_reasons=(reason,),
+                    state_message=message or "canceled",
+                    cancel_requested=forwarded,
+                    incoming=False,
+                ),
+            )
+
+        return _changed(await self._change(job_id, build))
+
+    async def _change(
+        self, job_id: int, build: Callable[[Job], Job | None], sync: Sequence[str] = ()
+    ) -> Job | None:
+        """Build a change from the job's newest version (with no await in between,
+        so changes of one job never race) and store it. ``build`` returns None for
+        no change. Should a change it was built on fail, it is built again from
+        the version that is then newest."""
+        while True:
+            job = self._newest_version(job_id)
+            new = build(job)
+            if new is None or new is job:
+                return new
+            try:
+                return await self._store(new, old=job, sync=sync)
+            except _Rebuild:
+                continue
 
     async def _store(
         self, job: Job, *, old: Job | None = None, check: bool = True, sync: Sequence[str] = ()
@@ -737,6 +773,9 @@ class Spool:
             old.state.check_transition(job.state)
         job = job.evolve(updated=time.time())
         data = json.dumps(_job_to_json(job))
+        # Built on a version still on its way to the disk? Then this change
+        # must not commit if that one fails (it carries that one's content).
+        after = self._newest_write.get(job.id) if old is self._newest.get(job.id) else None
         self._newest[job.id] = job
 
         def write(db: sqlite3.Connection) -> None:
@@ -746,6 +785,7 @@ class Spool:
             )
 
         def publish(_: None) -> None:
+            forget()
             if job.id not in self._folders:  # purged meanwhile
                 self._newest.pop(job.id, None)
                 return
@@ -754,10 +794,17 @@ class Spool:
             self._notify(job, previous if old is None else old)
 
         def undo() -> None:
+            forget()
             if self._newest.get(job.id) is job:
                 del self._newest[job.id]
 
-        await self._write(write, publish, undo, sync)
+        def forget() -> None:
+            if self._newest_write.get(job.id) is change:
+                del self._newest_write[job.id]
+
+        change = Write(write, publish, undo, sync, after)
+        self._newest_write[job.id] = change
+        await self._write(write, publish, write=change)
         return job
 
     # ------------------------------------------------------------------
@@ -805,6 +852,15 @@ class Spool:
             if job.incoming and now - max(job.updated, job.created) > idle:
                 expired.append(await self.close_job(job.id))
         return expired
+
+
+class _Rebuild(Exception):
+    """A change was built on one that failed: build it again (see `Spool._change`)."""
+
+
+def _changed(job: Job | None) -> Job:
+    assert job is not None  # only transition_if's build returns None
+    return job
 
 
 def _discard_sorted(ids: list[int], job_id: int) -> None:

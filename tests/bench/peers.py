@@ -115,9 +115,13 @@ class Gateway:
 
 @asynccontextmanager
 async def gateway(
-    work: Path, backend: str | None = None, name: str = "gateway"
+    work: Path,
+    backend: str | None = None,
+    name: str = "gateway",
+    options: dict[str, bool | str] | None = None,
 ) -> AsyncIterator[Gateway]:
-    """A gateway with queue ``lp`` -> ``backend`` (default: a file folder)."""
+    """A gateway with queue ``lp`` -> ``backend`` (default: a file folder) and
+    that queue's ``backend_options``."""
     root = work / f"{name}-{free_port()}"
     root.mkdir(parents=True)
     output = None
@@ -125,7 +129,10 @@ async def gateway(
         output = root / "output"
         output.mkdir()
         backend = f"file://{output}"
-    (root / "gateway.toml").write_text(GATEWAY_CONFIG)
+    queue = f'\n[queues.lp]\nbackend = "{backend}"\n[queues.lp.backend_options]\n'
+    for key, value in (options or {}).items():
+        queue += f"{key} = {str(value).lower() if isinstance(value, bool) else repr(value)}\n"
+    (root / "gateway.toml").write_text(GATEWAY_CONFIG + queue)
     log_path = root / "gateway.log"
     argv = [
         sys.executable,
@@ -140,8 +147,6 @@ async def gateway(
         "127.0.0.1:0",
         "--ipp-listen",
         "127.0.0.1:0",
-        "--queue",
-        f"lp={backend}",
     ]
     with open(log_path, "wb") as log:
         process = await trio.lowlevel.open_process(

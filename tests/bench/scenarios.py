@@ -165,8 +165,14 @@ async def end_to_end(s: Settings, work: Path, out: list[Figure]) -> None:
     async with AsyncExitStack() as stack:
         eve = await stack.enter_async_context(peers.ippeveprinter(work))
         lprng = await stack.enter_async_context(peers.lprng())
+        eve_uri = f"ipp://127.0.0.1:{eve.port}/ipp/print"
+        # Direct clients send without waiting for the previous job to print, so the
+        # figure with a target does the same (waitjob=false); the default is shown too.
         gw_eve = await stack.enter_async_context(
-            peers.gateway(work, f"ipp://127.0.0.1:{eve.port}/ipp/print", name="gw-to-eve")
+            peers.gateway(work, eve_uri, name="gw-to-eve", options={"waitjob": False})
+        )
+        gw_eve_wait = await stack.enter_async_context(
+            peers.gateway(work, eve_uri, name="gw-to-eve-waitjob")
         )
         gw_lpd = await stack.enter_async_context(
             peers.gateway(work, f"lpd://127.0.0.1:{lprng.port}/lp", name="gw-to-lprng")
@@ -179,6 +185,13 @@ async def end_to_end(s: Settings, work: Path, out: list[Figure]) -> None:
             target=">=0.9x direct",
             check=at_least(0.9),
         )
+        to_eve_wait = Figure(
+            "3 end to end",
+            f"LPD -> gateway -> ippeveprinter, {clients} clients, waitjob=true (default)",
+            "jobs/s",
+            True,
+        )
+        to_eve_wait.peers["IPP direct to eve"] = to_eve.peer("IPP direct to eve")
         to_lpd = Figure(
             "3 end to end",
             f"IPP -> gateway -> LPRng lpd, {clients} clients",
@@ -191,6 +204,9 @@ async def end_to_end(s: Settings, work: Path, out: list[Figure]) -> None:
 
         async def lpd_via_gateway() -> None:
             await loadgen.lpd_load(gw_eve.lpd_port, clients, n, JOB_SIZE)
+
+        async def lpd_via_gateway_waitjob() -> None:
+            await loadgen.lpd_load(gw_eve_wait.lpd_port, clients, n, JOB_SIZE)
 
         async def ipp_direct() -> None:
             await loadgen.ipp_print_load(eve.ipp, clients, n, JOB_SIZE)
@@ -205,14 +221,24 @@ async def end_to_end(s: Settings, work: Path, out: list[Figure]) -> None:
             return lprng.printed_jobs(JOB_SIZE)
 
         # warm-up: the gateways connect to their backends once
-        await loadgen.lpd_load(gw_eve.lpd_port, 1, 1, JOB_SIZE)
-        await peers.wait_until(lambda: eve.received() >= 1, "warm-up job at ippeveprinter")
+        for warm in (gw_eve, gw_eve_wait):
+            before = eve.received()
+            await loadgen.lpd_load(warm.lpd_port, 1, 1, JOB_SIZE)
+            await peers.wait_until(
+                lambda b=before: eve.received() >= b + 1, "warm-up job at ippeveprinter"
+            )
         await loadgen.ipp_print_load(gw_lpd.ipp, 1, 1, JOB_SIZE)
         await peers.wait_until(lambda: lprng_jobs() >= 1, "warm-up job at LPRng")
         lprng.sent_bytes += JOB_SIZE
         for run in range(s.runs):
             for label, send, counter, samples in (
                 ("LPD->gw->eve", lpd_via_gateway, eve.received, to_eve.gateway),
+                (
+                    "LPD->gw->eve waitjob",
+                    lpd_via_gateway_waitjob,
+                    eve.received,
+                    to_eve_wait.gateway,
+                ),
                 ("IPP->eve direct", ipp_direct, eve.received, to_eve.peer("IPP direct to eve")),
                 ("IPP->gw->LPRng", ipp_via_gateway, lprng_jobs, to_lpd.gateway),
                 (
@@ -236,10 +262,15 @@ async def end_to_end(s: Settings, work: Path, out: list[Figure]) -> None:
                     await lprng.settle()
         to_eve.note = (
             "ippeveprinter runs '-c done.sh' (exits at once); a job counts when its file is in "
-            "ippeveprinter's spool (-k)"
+            "ippeveprinter's spool (-k); queue option waitjob=false, and ippeveprinter's "
+            "server-error-busy is asked again after 5 ms, doubling"
+        )
+        to_eve_wait.note = (
+            "the default: the next job goes once the printer is seen to finish the last "
+            "(first status poll after 5 ms, doubling)"
         )
         to_lpd.note = "a job counts when LPRng has printed it (appended to its output file)"
-        out += [to_eve, to_lpd]
+        out += [to_eve, to_eve_wait, to_lpd]
 
 
 # -- 4. Large documents ------------------------------------------------------

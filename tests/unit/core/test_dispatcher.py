@@ -14,6 +14,7 @@ import trio
 import trio.testing
 
 from gateway.backends.base import (
+    BackendBusy,
     Capabilities,
     DocumentSource,
     PermanentBackendError,
@@ -41,6 +42,7 @@ class ScriptedBackend:
     canceled: list[str] = field(default_factory=list)
     remote: dict[str, RemoteJobStatus] = field(default_factory=dict)
     block: trio.Event | None = None
+    one_job_at_a_time: bool = False
 
     async def submit(self, job: Job, source: DocumentSource) -> Submission:
         self.submitted.append(job.id)
@@ -116,6 +118,29 @@ async def test_transient_error_retries_with_backoff_and_keeps_order(spool: Spool
     assert backend.submitted == [first.id, first.id, first.id, second.id]
     assert spool.get(first.id).attempts == 3  # type: ignore[union-attr]
     assert done.state == JobState.COMPLETED
+    assert queue.problem is None
+
+
+async def test_busy_printer_is_asked_again_at_once_without_backing_off(spool: Spool) -> None:
+    """server-error-busy (a printer that takes one job at a time) is not an error:
+    the job is offered again within milliseconds, stays processing, and does not
+    count as a failed attempt; the retry_initial back-off (here 30 s) is not used."""
+    backend = ScriptedBackend(script=[BackendBusy("busy"), BackendBusy("busy")])
+    queue = Queue(QueueConfig("lp", "test://scripted"), backend)
+    dispatcher = Dispatcher(
+        spool, Queues([queue]), retry_initial=30, retry_max=60, clock=trio.current_time
+    )
+    states: list[JobState] = []
+    spool.add_listener(lambda job, old: states.append(job.state))
+    job = await spool_job(spool)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        with trio.fail_after(5):  # far below the 30 s back-off
+            done = await wait_for_state(spool, job.id, JobState.COMPLETED)
+        nursery.cancel_scope.cancel()
+    assert backend.submitted == [job.id] * 3
+    assert done.attempts == 1
+    assert states == [JobState.PENDING, JobState.PROCESSING, JobState.COMPLETED]
     assert queue.problem is None
 
 
