@@ -15,6 +15,7 @@ file system, else copied in chunks.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -103,8 +104,18 @@ def _write_json(target: Path, data: dict[str, Any]) -> None:
     os.rename(tmp, target)
 
 
-def sidecar(job: Job, files: list[str]) -> dict[str, Any]:
-    """The sidecar's content: job attributes, origin and the documents list."""
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (a document the spool did not hash)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sidecar(job: Job, files: list[str], digests: list[str] | None = None) -> dict[str, Any]:
+    """The sidecar's content: job attributes, origin and the documents list
+    (``digests``: each document's SHA-256, else the spool's)."""
     data: dict[str, Any] = dict(job.attributes)
     data.update(
         {
@@ -127,10 +138,12 @@ def sidecar(job: Job, files: list[str]) -> dict[str, Any]:
             "document-name": doc.name,
             "document-format": doc.format,
             "size": doc.size,
-            "sha256": doc.sha256,
+            "sha256": digest,
             **({"attributes": doc.attributes} if doc.attributes else {}),
         }
-        for name, doc in zip(files, job.documents, strict=True)
+        for name, doc, digest in zip(
+            files, job.documents, digests or [d.sha256 for d in job.documents], strict=True
+        )
     ]
     return data
 
@@ -147,11 +160,15 @@ class FileBackend:
     def _deliver(self, job: Job, source: DocumentSource) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         files = []
+        digests = []
         for doc in job.documents:
             name = f"job-{job.id}-{doc.number}.{extension(doc.format)}"
-            _place(source.document_path(doc), self.folder / name)
+            path = source.document_path(doc)
+            _place(path, self.folder / name)
             files.append(name)
-        _write_json(self.folder / f"job-{job.id}.json", sidecar(job, files))
+            # Large documents are not hashed on the way in (spool.DocumentWriter).
+            digests.append(doc.sha256 or sha256_of(path))
+        _write_json(self.folder / f"job-{job.id}.json", sidecar(job, files, digests))
         _fsync_dir(self.folder)
 
     async def submit(self, job: Job, source: DocumentSource) -> Submission:

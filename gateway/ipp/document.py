@@ -6,8 +6,9 @@ parser's tail, then each ASGI ``http.request`` chunk) with a deadline on
 every read; `Decompressor` undoes the IPP ``compression`` operation attribute
 (RFC 8011 section 4.2.1.1: gzip RFC 1952, deflate RFC 1951) while streaming,
 with bounded output per step so a small "zip bomb" never becomes a large
-buffer; `spool_document` writes the result into a spool document writer in
-coalesced pieces and returns only after the file is fsync'ed.
+buffer; `spool_document` hands the result to a spool document writer through
+`gateway.core.streaming` (joined into large chunks, written and hashed while
+the next bytes are read) and returns once the file is complete.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ from typing import Any
 import trio
 
 from gateway.core.spool import DocumentWriter, NoSpace, StagedFile
+from gateway.core.streaming import body_writer
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-
-WRITE_SIZE = 256 * 1024
-"""Bytes gathered before one write to the spool (one worker-thread hop)."""
 
 INFLATE_STEP = 256 * 1024
 """Most decompressed bytes produced from one input step."""
@@ -150,27 +149,20 @@ async def spool_document(
     *,
     max_size: int = 0,
 ) -> StagedFile:
-    """Stream the body through `decompressor` into `writer`; return the durable file.
+    """Stream the body through `decompressor` into `writer`; return the staged file.
 
     Raises `CompressionError`, `DocumentTooLarge`, `NoSpace` or `ClientGone`.
     """
-    pending: list[bytes] = []
-    pending_size = 0
     size = 0
-    async for chunk in body.chunks():
-        for piece in decompressor.feed(chunk):
-            size += len(piece)
-            if max_size and size > max_size:
-                raise DocumentTooLarge(f"document is larger than {max_size} bytes")
-            pending.append(piece)
-            pending_size += len(piece)
-            if pending_size >= WRITE_SIZE:
-                await writer.write(b"".join(pending))
-                pending.clear()
-                pending_size = 0
-    decompressor.finish()
-    if pending:
-        await writer.write(b"".join(pending))
+    async with body_writer(writer) as pipe:
+        async for chunk in body.chunks():
+            for piece in decompressor.feed(chunk):
+                size += len(piece)
+                if max_size and size > max_size:
+                    raise DocumentTooLarge(f"document is larger than {max_size} bytes")
+                await pipe.write(piece)
+        decompressor.finish()
+        await pipe.close()
     return await writer.finish()
 
 

@@ -45,6 +45,7 @@ from gateway.core.context import GatewayContext
 from gateway.core.job import Frontend, Job, Origin
 from gateway.core.queues import Queue
 from gateway.core.spool import JobFolder, NewDocument, NoSpace, SpoolError, StagedFile
+from gateway.core.streaming import body_writer
 from gateway.core.translate import UNPRINTABLE_LETTERS, controlfile_to_ipp
 from gateway.log import job_event
 from gateway.lpd import controlfile
@@ -62,7 +63,6 @@ from gateway.lpd.events import (
     FileEndKind,
 )
 from gateway.lpd.session import Session, SessionEnded, shown
-from gateway.lpd.spooling import body_writer
 
 log = logging.getLogger("gateway.lpd")
 

@@ -4,6 +4,7 @@ the Backend protocol; the real file backend is exercised in test_file_backend.py
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from gateway.config import QueueConfig
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.job import Job, JobState
 from gateway.core.queues import Queue, Queues
-from gateway.core.spool import Spool
+from gateway.core.spool import BUFFER_SIZE, Spool
 from tests.helpers import spool_job, wait_for_state
 
 
@@ -258,6 +259,35 @@ async def test_job_reaches_file_backend(spool: Spool, tmp_path: Path) -> None:
     assert meta["job-originating-host-name"] == "client.example"
     assert [d["file"] for d in meta["documents"]] == [f"job-{job.id}-1.pdf", f"job-{job.id}-2.txt"]
     assert meta["documents"][1]["document-name"] == "b.txt"
+
+
+async def test_file_backend_sidecar_has_the_digest_of_every_document(
+    spool: Spool, tmp_path: Path
+) -> None:
+    """Small documents are hashed by the spool, large ones (streamed unhashed) by the
+    file backend: the sidecar has the right SHA-256 for both."""
+    small = b"%PDF-1.7 small"
+    large = bytes(range(256)) * (BUFFER_SIZE // 128)  # twice the in-memory limit
+    out = tmp_path / "out"
+    queue = Queue(QueueConfig("lp", out.as_uri()), FileBackend(out.as_uri()))
+    dispatcher = Dispatcher(spool, Queues([queue]))
+    job = await spool_job(
+        spool,
+        [(small, "application/pdf", "s.pdf"), (large, "application/pdf", "l.pdf")],
+        chunk=65536,
+    )
+    assert [d.sha256 for d in job.documents] == [hashlib.sha256(small).hexdigest(), ""]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        with trio.fail_after(5):
+            await wait_for_state(spool, job.id, JobState.COMPLETED)
+        nursery.cancel_scope.cancel()
+    meta = json.loads((out / f"job-{job.id}.json").read_text())
+    assert [d["sha256"] for d in meta["documents"]] == [
+        hashlib.sha256(small).hexdigest(),
+        hashlib.sha256(large).hexdigest(),
+    ]
+    assert (out / f"job-{job.id}-2.pdf").read_bytes() == large
 
 
 async def test_crash_after_delivery_before_record_leaves_one_copy(tmp_path: Path) -> None:

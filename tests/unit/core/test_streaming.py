@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import trio
 
+from gateway.core import streaming as spooling
 from gateway.core.spool import NoSpace
-from gateway.lpd import spooling
 
 
 class FakeWriter:
