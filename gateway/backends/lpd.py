@@ -421,7 +421,10 @@ class LpdBackend:
         if not job.documents:
             raise PermanentBackendError(f"job {job.id} has no documents")
         try:
-            listing = await self.listing(max_age=0.0)
+            # Numbers only clash within one host name (cfA<number><host>), that is
+            # with our own jobs, which `_following` has: a listing up to a second
+            # old is enough, and a queue of jobs costs one lpq, not one per job.
+            listing = await self.listing()
         except TransientBackendError as exc:
             if (
                 exc.reason == "connecting-to-device"
@@ -471,7 +474,6 @@ class LpdBackend:
                 except LpdClientError:
                     pass
             raise
-        self._listed_at = -math.inf
         self._sent_at[number] = time.monotonic()
         return Submission(
             JobState.PROCESSING,
