@@ -35,7 +35,7 @@ import trio
 from gateway.backends.base import BackendBusy, BackendError, PermanentBackendError, Submission
 from gateway.core.job import Job, JobState
 from gateway.core.queues import Queue, Queues
-from gateway.core.spool import JobNotFound, Spool
+from gateway.core.spool import JobNotFound, Spool, SpoolError
 from gateway.log import job_event
 
 log = logging.getLogger("gateway.dispatcher")
@@ -54,9 +54,11 @@ TRACK_INITIAL = 0.005
 TRACK_GROWTH = 2.0
 TRACK_MAX = 30.0
 #: A printer that answers "busy" (it prints one job at a time) is asked again
-#: after 5 ms, then twice as long each time up to 1 s, for up to BUSY_PATIENCE
-#: seconds; only then is it an error with the usual back-off.
+#: every 5 ms for a quarter of a second (a small job is done by then), then
+#: twice as long each time up to 1 s, for up to BUSY_PATIENCE seconds; only then
+#: is it an error with the usual back-off.
 BUSY_FIRST = 0.005
+BUSY_STEADY = 0.25
 BUSY_MAX = 1.0
 BUSY_PATIENCE = 60.0
 CANCEL_ATTEMPTS = 5
@@ -218,6 +220,24 @@ class Dispatcher:
             await self.spool.update(job.id, cancel_requested=False)
             return None
         queue.problem = None
+        if getattr(queue.backend, "one_job_at_a_time", False) or self._nursery is None:
+            return await self._record(queue, job, result)
+        # The next job may go at once: recording this one then shares a transaction
+        # (and its fsync) with the next one's move to processing.
+        self._nursery.start_soon(self._record, queue, job, result)
+        return None
+
+    async def _record(self, queue: Queue, job: Job, result: Submission) -> int | None:
+        """Record what the backend made of a job; its id when it is still processing
+        there. Shielded: a stop must not leave a delivered job looking unsent."""
+        with trio.CancelScope(shield=True):
+            try:
+                return await self._record_result(queue, job, result)
+            except SpoolError as exc:
+                log.error("job %d: cannot record its delivery: %s", job.id, exc)  # noqa: TRY400
+        return None
+
+    async def _record_result(self, queue: Queue, job: Job, result: Submission) -> int | None:
         if result.state == JobState.COMPLETED:
             done = await self._settle(
                 job,
@@ -241,16 +261,18 @@ class Dispatcher:
     async def _submit(self, queue: Queue, job: Job) -> Submission:
         """Hand the job to the backend, asking again while the printer is busy."""
         delay = BUSY_FIRST
-        give_up = trio.current_time() + BUSY_PATIENCE
+        start = trio.current_time()
         while True:
             try:
                 return await queue.backend.submit(job, self.spool)
             except BackendBusy as exc:
-                if trio.current_time() + delay > give_up:
+                waited = trio.current_time() - start
+                if waited + delay > BUSY_PATIENCE:
                     raise
                 log.debug("job %d: %s; asking again in %.3fs", job.id, exc.message, delay)
                 await trio.sleep(delay)
-                delay = min(BUSY_MAX, delay * 2)
+                if waited > BUSY_STEADY:
+                    delay = min(BUSY_MAX, delay * 2)
 
     async def _failed(self, queue: Queue, job: Job, exc: BackendError) -> None:
         if exc.permanent or isinstance(exc, PermanentBackendError):
