@@ -51,6 +51,11 @@ class BodyReader:
         self.received = 0
 
     @property
+    def all_read(self) -> bool:
+        """True when no more of the body is to come from the client."""
+        return not self._more
+
+    @property
     def finished(self) -> bool:
         """True once the whole body was read."""
         return not self._first and not self._more
@@ -154,15 +159,23 @@ async def spool_document(
     Raises `CompressionError`, `DocumentTooLarge`, `NoSpace` or `ClientGone`.
     """
     size = 0
-    async with body_writer(writer) as pipe:
+
+    async def copy(write: Callable[[bytes], Awaitable[None]]) -> None:
+        nonlocal size
         async for chunk in body.chunks():
             for piece in decompressor.feed(chunk):
                 size += len(piece)
                 if max_size and size > max_size:
                     raise DocumentTooLarge(f"document is larger than {max_size} bytes")
-                await pipe.write(piece)
+                await write(piece)
         decompressor.finish()
-        await pipe.close()
+
+    if body.all_read and decompressor.compression == "none":
+        await copy(writer.write)  # a small request, read whole: nothing to overlap
+    else:
+        async with body_writer(writer) as pipe:
+            await copy(pipe.write)
+            await pipe.close()
     return await writer.finish()
 
 

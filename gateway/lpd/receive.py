@@ -44,7 +44,14 @@ import trio
 from gateway.core.context import GatewayContext
 from gateway.core.job import Frontend, Job, Origin
 from gateway.core.queues import Queue
-from gateway.core.spool import JobFolder, NewDocument, NoSpace, SpoolError, StagedFile
+from gateway.core.spool import (
+    BUFFER_SIZE,
+    JobFolder,
+    NewDocument,
+    NoSpace,
+    SpoolError,
+    StagedFile,
+)
 from gateway.core.streaming import body_writer
 from gateway.core.translate import UNPRINTABLE_LETTERS, controlfile_to_ipp
 from gateway.log import job_event
@@ -268,11 +275,16 @@ class JobReceiver:
         async with assembly.folder.document() as writer:
             head = bytearray()
             try:
-                async with body_writer(writer) as pipe:
-                    end = await self._read_file(header, pipe.write, head)
+                if 0 < header.size <= BUFFER_SIZE:  # held in memory: nothing to overlap
+                    end = await self._read_file(header, writer.write, head)
                     if end is None:
                         return  # no ack 2; the writer discards the file
-                    await pipe.close()
+                else:
+                    async with body_writer(writer) as pipe:
+                        end = await self._read_file(header, pipe.write, head)
+                        if end is None:
+                            return
+                        await pipe.close()
             except NoSpace as exc:
                 raise FileRefused(f"{shown(header.name)}: {exc}", NAK_NO_SPACE) from None
             except OSError as exc:
