@@ -414,6 +414,13 @@ class Spool:
         with trio.CancelScope(shield=True):
             await self._commits.wait_idle()
             await self._run(lambda db: db.close())
+        batches, writes = self.commit_stats
+        if batches:
+            log.info(
+                "spool: %d change(s) committed in %d transaction(s) since the start",
+                writes,
+                batches,
+            )
 
     async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         db = self._db
