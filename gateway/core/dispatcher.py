@@ -62,6 +62,8 @@ BUSY_STEADY = 0.25
 BUSY_MAX = 1.0
 BUSY_PATIENCE = 60.0
 CANCEL_ATTEMPTS = 5
+#: Seconds before trying again when the spool could not record a step.
+SPOOL_RETRY = 5.0
 JANITOR_INTERVAL = 10.0
 STATUS_TIMEOUT = 15.0
 
@@ -156,7 +158,23 @@ class Dispatcher:
             if delay > 0:
                 await self._sleep(queue, delay)
                 continue
-            forwarded = await self._forward(queue, job)
+            try:
+                forwarded = await self._forward(queue, job)
+            except JobNotFound:
+                continue  # purged meanwhile
+            except SpoolError as exc:
+                # The spool could not record a step (a full disk, an I/O error): the
+                # job keeps its last committed state; try again after a pause.
+                log.error(  # noqa: TRY400 (one line, no traceback)
+                    "queue %s: job %d: %s; trying again in %.0fs",
+                    queue.name,
+                    job.id,
+                    exc,
+                    SPOOL_RETRY,
+                )
+                queue.problem = ("other", f"the spool failed: {exc}")
+                await self._sleep(queue, SPOOL_RETRY)
+                continue
             if forwarded is not None and getattr(queue.backend, "one_job_at_a_time", False):
                 await self._until_ended(queue, forwarded)
 
@@ -346,14 +364,21 @@ class Dispatcher:
                 changes: dict[str, object] = {}
                 if status.impressions_completed is not None:
                     changes["impressions_completed"] = status.impressions_completed
-                new = await self.spool.transition_if(
-                    job_id,
-                    FORWARDED,
-                    state,
-                    reasons=status.reasons,
-                    message=status.message or job.state_message,
-                    **changes,
-                )
+                try:
+                    new = await self.spool.transition_if(
+                        job_id,
+                        FORWARDED,
+                        state,
+                        reasons=status.reasons,
+                        message=status.message or job.state_message,
+                        **changes,
+                    )
+                except JobNotFound:
+                    raise
+                except SpoolError as exc:  # a full disk: look again later
+                    log.error("job %d: cannot record its remote state: %s", job_id, exc)  # noqa: TRY400
+                    interval = min(TRACK_MAX, max(interval, SPOOL_RETRY))
+                    continue
                 if new is None:  # canceled here meanwhile; the canceller takes over
                     return
                 if new.state.is_terminal:
@@ -369,42 +394,54 @@ class Dispatcher:
 
     async def _canceller(self) -> None:
         async for job_id in self._cancel_receive:
-            job = self.spool.get(job_id)
-            if job is None or not job.cancel_requested:
+            try:
+                await self._cancel_one(job_id)
+            except JobNotFound:
                 continue
-            queue = self.queues.get(job.queue)
-            if job.backend_job_id is None or queue is None:
-                if job.id not in self._inflight:
-                    await self.spool.update(job_id, cancel_requested=False)
-                continue
-            for attempt in range(1, CANCEL_ATTEMPTS + 1):
-                try:
-                    await queue.backend.cancel(job)
-                except BackendError as exc:
-                    job_event(
-                        "cancel-retry",
-                        job,
-                        level=logging.WARNING,
-                        reason=exc.message,
-                        attempt=attempt,
-                    )
-                    await trio.sleep(self._backoff(attempt))
-                    continue
+            except SpoolError as exc:
+                log.error("job %d: cannot record its cancel: %s", job_id, exc)  # noqa: TRY400
+
+    async def _cancel_one(self, job_id: int) -> None:
+        """Cancel one job at its backend (a few attempts), then clear the request."""
+        job = self.spool.get(job_id)
+        if job is None or not job.cancel_requested:
+            return
+        queue = self.queues.get(job.queue)
+        if job.backend_job_id is None or queue is None:
+            if job.id not in self._inflight:
+                await self.spool.update(job_id, cancel_requested=False)
+            return
+        for attempt in range(1, CANCEL_ATTEMPTS + 1):
+            try:
+                await queue.backend.cancel(job)
+            except BackendError as exc:
                 job_event(
-                    "canceled-at-backend",
+                    "cancel-retry",
                     job,
-                    backend=queue.backend.uri,
-                    remote_job=job.backend_job_id,
+                    level=logging.WARNING,
+                    reason=exc.message,
+                    attempt=attempt,
                 )
-                break
-            await self.spool.update(job_id, cancel_requested=False)
+                await trio.sleep(self._backoff(attempt))
+                continue
+            job_event(
+                "canceled-at-backend",
+                job,
+                backend=queue.backend.uri,
+                remote_job=job.backend_job_id,
+            )
+            break
+        await self.spool.update(job_id, cancel_requested=False)
 
     # ------------------------------------------------------------------
     # Housekeeping
 
     async def _janitor(self) -> None:
         while True:
-            await self.housekeeping()
+            try:
+                await self.housekeeping()
+            except SpoolError as exc:  # a full disk: the next round tries again
+                log.error("housekeeping: %s", exc)  # noqa: TRY400
             await trio.sleep(JANITOR_INTERVAL)
 
     async def housekeeping(self) -> None:

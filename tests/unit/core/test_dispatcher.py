@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -26,10 +27,11 @@ from gateway.backends.base import (
 )
 from gateway.backends.file import FileBackend
 from gateway.config import QueueConfig
+from gateway.core import dispatcher as dispatcher_module
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.job import Job, JobState
 from gateway.core.queues import Queue, Queues
-from gateway.core.spool import BUFFER_SIZE, Spool
+from gateway.core.spool import BUFFER_SIZE, NoSpace, Spool
 from tests.helpers import spool_job, wait_for_state
 
 
@@ -143,6 +145,35 @@ async def test_busy_printer_is_asked_again_at_once_without_backing_off(spool: Sp
     assert done.attempts == 1
     assert states == [JobState.PENDING, JobState.PROCESSING, JobState.COMPLETED]
     assert queue.problem is None
+
+
+async def test_a_spool_that_cannot_commit_does_not_stop_the_dispatcher(
+    spool: Spool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that fails (a full disk) leaves the job pending and the queue showing
+    the problem; the dispatcher tries again and the job goes once the spool works."""
+    monkeypatch.setattr(dispatcher_module, "SPOOL_RETRY", 0.05)
+    backend = ScriptedBackend()
+    queue = Queue(QueueConfig("lp", "test://scripted"), backend)
+    dispatcher = Dispatcher(spool, Queues([queue]), clock=trio.current_time)
+    real = spool.transition_if
+    failures = [NoSpace("no space left in the spool")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(spool, "transition_if", flaky)
+    job = await spool_job(spool)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        with trio.fail_after(5):
+            done = await wait_for_state(spool, job.id, JobState.COMPLETED)
+        nursery.cancel_scope.cancel()
+    assert failures == []
+    assert backend.submitted == [job.id]  # never sent before its state was recorded
+    assert done.attempts == 1
 
 
 async def test_problem_shows_in_queue_state_while_retrying(
