@@ -11,7 +11,7 @@ A front-end receives a job like this::
 
     folder = spool.new_folder()                  # jobs/<uuid>/, not yet a job
     async with folder.document() as doc:         # jobs/<uuid>/doc-1.part
-        await doc.write(chunk) ...               # streamed, hashed as it goes
+        await doc.write(chunk) ...               # small: kept in memory; large: streamed
         staged = await doc.finish()              # written, renamed to doc-1
     job = await spool.submit(queue, attrs, [NewDocument(staged, ...)], origin,
                              folder=folder)      # fsyncs, one committed transaction
