@@ -426,20 +426,11 @@ class Spool:
         db = self._db
         return await trio.to_thread.run_sync(fn, db, limiter=self._db_limiter)
 
-    async def _write(
-        self,
-        apply: Callable[[sqlite3.Connection], Any],
-        publish: Callable[[Any], None],
-        undo: Callable[[], None] = lambda: None,
-        sync: Sequence[str] = (),
-        write: Write | None = None,
-    ) -> Any:
-        """Fsync ``sync`` and commit ``apply`` (grouped with concurrent writes),
-        then ``publish``."""
+    async def _write(self, write: Write) -> Any:
+        """Fsync what ``write`` names and commit it (grouped with concurrent
+        writes), then publish it; spool errors for what went wrong."""
         if self._closed:
             raise SpoolError("the spool is closed")
-        if write is None:
-            write = Write(apply, publish, undo, sync)
         try:
             return await self._commits.write(write)
         except CommitFailed as exc:
@@ -603,7 +594,7 @@ class Spool:
             made.append(new)
             self._notify(new, None)
 
-        await self._write(insert, publish, sync=self._to_sync(documents, folder))
+        await self._write(Write(insert, publish, sync=self._to_sync(documents, folder)))
         return made[0]
 
     async def add_document(self, job_id: int, document: NewDocument, *, last: bool) -> Job:
@@ -821,7 +812,7 @@ class Spool:
 
         change = Write(write, publish, undo, sync, after)
         self._newest_write[job.id] = change
-        await self._write(write, publish, write=change)
+        await self._write(change)
         return job
 
     # ------------------------------------------------------------------
@@ -850,7 +841,7 @@ class Spool:
             for i in ids:
                 self._forget(i)
 
-        await self._write(delete, forget)
+        await self._write(Write(delete, forget))
 
         def remove() -> None:
             for key in folders:

@@ -7,7 +7,7 @@ every read; `Decompressor` undoes the IPP ``compression`` operation attribute
 (RFC 8011 section 4.2.1.1: gzip RFC 1952, deflate RFC 1951) while streaming,
 with bounded output per step so a small "zip bomb" never becomes a large
 buffer; `spool_document` hands the result to a spool document writer through
-`gateway.core.streaming` (joined into large chunks, written and hashed while
+`gateway.core.streaming` (joined into large chunks, written while
 the next bytes are read) and returns once the file is complete.
 """
 
