@@ -30,8 +30,7 @@ from gateway.core.dispatcher import Dispatcher
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import Spool
 from gateway.ipp import server as ipp_server
-from gateway.ipp.printer_attributes import STATIC_DOCUMENT_FORMATS
-from gateway.ipp.service import printer_uuid
+from gateway.ipp.server.printer_attributes import STATIC_DOCUMENT_FORMATS, printer_uuid
 from gateway.lpd import server as lpd_server
 from gateway.metrics import Metrics
 
@@ -270,7 +269,8 @@ async def _start_frontends(
     if lpd_socks:
         await nursery.start(lpd_server.serve, context, lpd_socks)
     if ipp_socks or ipps_socks:
-        await nursery.start(ipp_server.serve, context, ipp_socks, ipps_socks)
+        serve_ipp = functools.partial(ipp_server.serve, backlog=BACKLOG)
+        await nursery.start(serve_ipp, context, ipp_socks, ipps_socks)
 
 
 def _adverts(context: GatewayContext, running: Running) -> list[dnssd.Advert]:

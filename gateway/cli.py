@@ -22,7 +22,7 @@ import trio
 
 from gateway import __version__, app, backends, config
 from gateway import log as gateway_log
-from gateway.ipp import auth, tls
+from gateway.ipp.server import auth, tls
 
 PROG = "lpd-ipp-gateway"
 

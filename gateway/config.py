@@ -131,6 +131,30 @@ def parse_size(value: object) -> int:
     raise ValueError(f"{value!r} is not a size like 64KiB, 500MB or 10GiB")
 
 
+#: Words `parse_bool` reads as on and as off (an empty value is a bare option name).
+TRUE_WORDS = frozenset({"", "on", "yes", "true", "1"})
+FALSE_WORDS = frozenset({"off", "no", "false", "0"})
+
+
+def parse_bool(value: object, *, words: bool = False) -> bool:
+    """A yes/no setting: the one boolean parser of the gateway.
+
+    A TOML boolean is taken as it is. With ``words`` (values that come as text,
+    like a backend URI's query), `TRUE_WORDS` and `FALSE_WORDS` are read too,
+    in any case; without, anything but a boolean is refused.
+    """
+    if isinstance(value, bool):
+        return value
+    if not words:
+        raise ValueError(f"expected true or false, got {type(value).__name__} {value!r}")
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"{value!r}: not on/off, yes/no or true/false")
+
+
 def check_queue_name(name: str) -> str:
     """Queue names are used in URIs and LPD commands: letters, digits, ``_ . -``."""
     if not _QUEUE_NAME.match(name):
@@ -225,7 +249,7 @@ class IppConfig:
     max_connections: int = 256
     idle_timeout: float = 60.0
     multiple_operation_timeout: float = 300.0
-    auth: str = "none"  # none | jobs | all (gateway/ipp/auth.py)
+    auth: str = "none"  # none | jobs | all (gateway/ipp/server/auth.py)
     password_file: Path | None = None
     operators: tuple[str, ...] = ()
     client_ca: Path | None = None  # mutual TLS: only clients with a certificate from this CA
@@ -319,9 +343,6 @@ def _str(value: Any) -> str:
     return str(_typed(str, "a string")(value))
 
 
-_bool = _typed(bool, "true or false")
-
-
 def _positive_int(value: Any) -> int:
     value = _typed(int, "a whole number")(value)
     if value < 1:
@@ -393,10 +414,7 @@ def _ipv4(value: Any) -> str:
 
 
 def _auth_policy(value: Any) -> str:
-    policy = _str(value)
-    if policy not in AUTH_POLICIES:
-        raise ValueError(f"{policy!r} is not one of {', '.join(AUTH_POLICIES)}")
-    return policy
+    return _one_of(value, AUTH_POLICIES)
 
 
 def _queue_auth_policy(value: Any) -> str:
@@ -416,7 +434,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
         LpdConfig,
         {
             "listen": ("listen", _list_of(_listen_item)),
-            "lenient_byte_count": ("lenient_byte_count", _bool),
+            "lenient_byte_count": ("lenient_byte_count", parse_bool),
             "allow_networks": ("allow_networks", _list_of(_network_item)),
             "trusted_hosts": ("trusted_hosts", _list_of(_network_item)),
             "max_connections": ("max_connections", _positive_int),
@@ -463,7 +481,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
     "dnssd": (
         DnssdConfig,
         {
-            "enabled": ("enabled", _bool),
+            "enabled": ("enabled", parse_bool),
             "interfaces": ("interfaces", _list_of(_ipv4)),
         },
     ),
@@ -487,8 +505,8 @@ _GATEWAY_KEYS: dict[str, Parser] = {
 
 _QUEUE_KEYS: dict[str, Parser] = {
     "backend": check_backend_uri,
-    "accepting": _bool,
-    "enabled": _bool,
+    "accepting": parse_bool,
+    "enabled": parse_bool,
     "info": _str,
     "location": _str,
     "make_and_model": _str,

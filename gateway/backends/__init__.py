@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.backends.base import Backend
-from gateway.backends.file import FileBackend
-from gateway.backends.ipp import IppBackend
+from gateway.backends.base import Backend, BackendOption, OptionError
+from gateway.backends.file import FILE_OPTIONS, FileBackend
+from gateway.backends.ipp import IPP_OPTIONS, IppBackend
 from gateway.backends.lpd import LPD_OPTIONS, LpdBackend
 from gateway.config import QueueConfig
 
@@ -28,30 +28,20 @@ class BackendContext:
 
 Factory = Callable[[QueueConfig, BackendContext], Backend]
 
-IPP_OPTIONS: dict[str, type | tuple[type, ...]] = {
-    "username": str,
-    "password": str,
-    "tls_verify": str,
-    "tls_fingerprint": str,
-    "timeout": (int, float),
-    "http2": bool,
-    "waitjob": bool,
-}
 
-
-def check_options(
-    queue: QueueConfig, allowed: Mapping[str, type | tuple[type, ...]]
-) -> dict[str, Any]:
-    """Validate a queue's backend_options against ``allowed`` (name -> type)."""
+def check_options(queue: QueueConfig, table: Mapping[str, BackendOption]) -> dict[str, Any]:
+    """Check the TOML types of a queue's backend_options against its backend's
+    option ``table`` (each backend module owns one)."""
     options = dict(queue.backend_options)
     for key, value in options.items():
-        if key not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
+        option = table.get(key)
+        if option is None:
+            known = ", ".join(sorted(table)) or "none"
             raise BackendUnavailable(
                 f"queue {queue.name}: backend_options.{key}: unknown option for this backend "
                 f"(known: {known})"
             )
-        if not isinstance(value, allowed[key]) or isinstance(value, bool) != (allowed[key] is bool):
+        if not isinstance(value, option.types) or isinstance(value, bool) != (option.types is bool):
             raise BackendUnavailable(
                 f"queue {queue.name}: backend_options.{key}: wrong type {type(value).__name__}"
             )
@@ -59,24 +49,20 @@ def check_options(
 
 
 def _file(queue: QueueConfig, context: BackendContext) -> Backend:
-    check_options(queue, {})
+    check_options(queue, FILE_OPTIONS)
     return FileBackend(queue.backend)
 
 
 def _ipp(queue: QueueConfig, context: BackendContext) -> Backend:
     options = check_options(queue, IPP_OPTIONS)
-    mode = options.get("tls_verify", "system")
-    if mode not in ("system", "pin", "tofu"):
-        raise BackendUnavailable(
-            f"queue {queue.name}: backend_options.tls_verify: {mode!r} is not system, pin or tofu"
+    try:
+        return IppBackend(
+            queue.backend, options, hostname=context.hostname, state_dir=context.state_dir
         )
-    if mode == "pin" and not options.get("tls_fingerprint"):
+    except OptionError as exc:
         raise BackendUnavailable(
-            f"queue {queue.name}: backend_options.tls_fingerprint: needed with tls_verify = 'pin'"
-        )
-    return IppBackend(
-        queue.backend, options, hostname=context.hostname, state_dir=context.state_dir
-    )
+            f"queue {queue.name}: backend_options.{exc.name}: {exc.reason}"
+        ) from exc
 
 
 def _lpd(queue: QueueConfig, context: BackendContext) -> Backend:

@@ -5,13 +5,19 @@ reports what happened (`Submission`, `RemoteJobStatus`) or raises
 `TransientBackendError` (retry later, the job stays pending) or
 `PermanentBackendError` (the job ends aborted with the reason as its
 job-state-message).
+
+Each backend module also owns the table of its options (`BackendOption`: the
+URI query and ``[queues.NAME.backend_options]``); `parse_options` reads
+values by such a table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from gateway.core.job import Document, Job, JobState
@@ -131,3 +137,73 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Release connections and tasks."""
         ...
+
+
+# ---------------------------------------------------------------------------
+# Backend options
+
+
+class OptionError(ValueError):
+    """A backend option with a value the backend cannot take: ``name`` is the
+    option, ``reason`` what is wrong (starting with the value when there is
+    one); ``str()`` reads like the URI query, ``name=reason``."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}={reason}")
+        self.name = name
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class BackendOption:
+    """One option of a backend, as its module's option table lists it.
+
+    ``name`` is how the URI query and ``backend_options`` spell it; ``types``
+    the TOML types a ``backend_options`` value may have; ``parse`` reads a
+    value (query text or a TOML value) into the setting and raises
+    `ValueError`, starting with the value, when it cannot; ``help`` says what
+    it does. ``field`` is the attribute of the backend's settings it sets (the
+    name, unless given) and ``default`` that attribute's default: `option_table`
+    fills both in.
+    """
+
+    name: str
+    types: type | tuple[type, ...]
+    parse: Callable[[Any], Any]
+    help: str
+    field: str = ""
+    default: Any = None
+
+
+def option_table(settings: type, *options: BackendOption) -> Mapping[str, BackendOption]:
+    """A backend's options by name, each with its default read from the
+    ``settings`` dataclass, so that a default is written once, on its field."""
+    defaults = {f.name: f.default for f in dataclasses.fields(settings)}
+    table = {}
+    for option in options:
+        attribute = option.field or option.name
+        table[option.name] = dataclasses.replace(
+            option, field=attribute, default=defaults[attribute]
+        )
+    return MappingProxyType(table)
+
+
+def parse_options(
+    table: Mapping[str, BackendOption], values: Mapping[str, Any], *, kind: str
+) -> dict[str, Any]:
+    """``{field: setting}`` for every option in ``values``, read by ``table``.
+
+    A name not in the table raises `ValueError` (``name: unknown KIND option
+    (known: ...)``), a value its parser refuses `OptionError`.
+    """
+    settings: dict[str, Any] = {}
+    for name, value in values.items():
+        option = table.get(name)
+        if option is None:
+            known = ", ".join(sorted(table))
+            raise ValueError(f"{name}: unknown {kind} option (known: {known})")
+        try:
+            settings[option.field] = option.parse(value)
+        except ValueError as exc:
+            raise OptionError(name, str(exc)) from None
+    return settings

@@ -19,13 +19,15 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 import trio
 
 from gateway.backends.base import (
+    BackendOption,
     Capabilities,
     DocumentSource,
     PermanentBackendError,
@@ -57,6 +59,9 @@ COPY_CHUNK = 1024 * 1024
 
 #: A folder takes any format and reports no printer attributes.
 FILE_CAPABILITIES = Capabilities(document_formats=None)
+
+#: A file:// queue has no options.
+FILE_OPTIONS: Final[Mapping[str, BackendOption]] = {}
 
 
 def extension(document_format: str) -> str:

@@ -19,18 +19,8 @@ section 6), as a set of small decisions:
 - Status and cancel: Get-Job-Attributes and Cancel-Job by printer-uri and
   job-id. The remote job ids of one gateway job are kept as ``"12,13"``.
 
-Backend options (``[queues.NAME.backend_options]``):
-
-- ``username``, ``password``: HTTP Basic credentials, sent only over ipps://
-  and only after the printer asked (HTTP 401).
-- ``tls_verify``: ``system`` (default: the system trust store and the host
-  name), ``pin`` (trust exactly the certificate whose SHA-256 fingerprint is
-  ``tls_fingerprint``) or ``tofu`` (trust the certificate seen on first use,
-  kept in the spool folder; a later change is refused, not ignored).
-- ``timeout`` (seconds, default 60) and ``http2`` (default true).
-- ``waitjob`` (default true): like CUPS, send the next job only after the
-  printer finished the previous one (many printers answer server-error-busy
-  while printing); false pipelines jobs to printers that queue them.
+Backend options (``[queues.NAME.backend_options]``): the table
+`IPP_OPTIONS`, read into `IppSettings`.
 """
 
 from __future__ import annotations
@@ -41,8 +31,9 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import trio
@@ -50,21 +41,26 @@ import trio
 from gateway.backends.base import (
     BackendBusy,
     BackendError,
+    BackendOption,
     Capabilities,
     DocumentSource,
+    OptionError,
     PermanentBackendError,
     PrinterStatus,
     RemoteJobStatus,
     Submission,
     TransientBackendError,
+    option_table,
+    parse_options,
 )
+from gateway.config import parse_bool
 from gateway.core.job import Document, Job, JobState
 from gateway.ipp.attributes import Attribute
 from gateway.ipp.client import IppAuthRequired, IppClient, IppClientError, IppConnectError, Response
 from gateway.ipp.message import Message
 from gateway.ipp.operations import Operation
 from gateway.ipp.status import StatusCode
-from gateway.ipp.tags import DelimiterTag, Tag
+from gateway.ipp.tags import DelimiterTag, ValueTag
 from gateway.ipp.values import RangeOfInteger
 
 log = logging.getLogger("gateway.backends.ipp")
@@ -112,17 +108,17 @@ PROBE_ATTRIBUTES = (
 
 #: Job template attributes forwarded when the printer supports them: name -> tag.
 JOB_TEMPLATE: dict[str, int] = {
-    "copies": Tag.INTEGER,
-    "sides": Tag.KEYWORD,
-    "media": Tag.KEYWORD,
-    "orientation-requested": Tag.ENUM,
-    "print-quality": Tag.ENUM,
-    "print-color-mode": Tag.KEYWORD,
-    "number-up": Tag.INTEGER,
-    "output-bin": Tag.KEYWORD,
-    "finishings": Tag.ENUM,
-    "page-ranges": Tag.RANGE_OF_INTEGER,
-    "job-sheets": Tag.KEYWORD,
+    "copies": ValueTag.INTEGER,
+    "sides": ValueTag.KEYWORD,
+    "media": ValueTag.KEYWORD,
+    "orientation-requested": ValueTag.ENUM,
+    "print-quality": ValueTag.ENUM,
+    "print-color-mode": ValueTag.KEYWORD,
+    "number-up": ValueTag.INTEGER,
+    "output-bin": ValueTag.KEYWORD,
+    "finishings": ValueTag.ENUM,
+    "page-ranges": ValueTag.RANGE_OF_INTEGER,
+    "job-sheets": ValueTag.KEYWORD,
 }
 
 TRANSIENT_STATUS = {
@@ -152,6 +148,70 @@ def _status_message(response: Response) -> str:
     return str(value) if value else ""
 
 
+def _tls_verify(value: Any) -> str:
+    mode = str(value)
+    if mode not in ("system", "pin", "tofu"):
+        raise ValueError(f"{mode!r} is not system, pin or tofu")
+    return mode
+
+
+@dataclass(frozen=True, slots=True)
+class IppSettings:
+    """The backend options, validated (`IPP_OPTIONS` says what each one does)."""
+
+    username: str | None = None
+    password: str = ""
+    tls_verify: str = "system"
+    tls_fingerprint: str = ""
+    timeout: float = 60.0
+    http2: bool = True
+    waitjob: bool = True
+
+    def __post_init__(self) -> None:
+        if self.tls_verify == "pin" and not self.tls_fingerprint:
+            raise OptionError("tls_fingerprint", "needed with tls_verify = 'pin'")
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> IppSettings:
+        """Validate ``backend_options``; `OptionError` names the option and what is wrong."""
+        return cls(**parse_options(IPP_OPTIONS, options, kind="ipp"))
+
+
+#: The options of an ipp:// or ipps:// queue (``backend_options`` only: the
+#: URI's query belongs to the printer): name -> field of `IppSettings`, the
+#: TOML types it may have, parser and help (the default is the field's).
+IPP_OPTIONS: Final[Mapping[str, BackendOption]] = option_table(
+    IppSettings,
+    BackendOption(
+        "username",
+        str,
+        str,
+        "HTTP Basic user, sent only over ipps:// and only after the printer asked (HTTP 401)",
+    ),
+    BackendOption("password", str, str, "the HTTP Basic password"),
+    BackendOption(
+        "tls_verify",
+        str,
+        _tls_verify,
+        "system (the system trust store and the host name), pin (trust exactly the "
+        "certificate whose SHA-256 fingerprint is tls_fingerprint) or tofu (trust the "
+        "certificate seen on first use, kept in the spool folder; a later change is "
+        "refused, not ignored)",
+    ),
+    BackendOption("tls_fingerprint", str, str, "sha256:AB:CD:... for tls_verify = pin"),
+    BackendOption("timeout", (int, float), float, "seconds for one request"),
+    BackendOption("http2", bool, parse_bool, "offer HTTP/2 by ALPN"),
+    BackendOption(
+        "waitjob",
+        bool,
+        parse_bool,
+        "like CUPS, send the next job only after the printer finished the previous one "
+        "(many printers answer server-error-busy while printing); false pipelines jobs "
+        "to printers that queue them",
+    ),
+)
+
+
 class IppBackend:
     """Forwards one queue's jobs to one IPP printer URI."""
 
@@ -165,15 +225,14 @@ class IppBackend:
     ) -> None:
         self.uri = uri
         self.hostname = hostname
-        self._options = dict(options)
+        self.settings = IppSettings.parse(options)
         self._state_dir = state_dir
         parts = urlsplit(uri)
         self._tls = parts.scheme == "ipps"
-        self._verify_mode = str(options.get("tls_verify", "system"))
         self._auth: tuple[str, str] | None = None
-        if "username" in options:
-            self._auth = (str(options["username"]), str(options.get("password", "")))
-        self.one_job_at_a_time = bool(options.get("waitjob", True))
+        if self.settings.username is not None:
+            self._auth = (self.settings.username, self.settings.password)
+        self.one_job_at_a_time = self.settings.waitjob
         self._client: IppClient | None = None
         self._attributes: dict[str, Attribute] = {}
         self._probed_at = -1e9
@@ -190,15 +249,15 @@ class IppBackend:
                 self.uri,
                 verify=verify,
                 auth=self._auth,
-                timeout=float(self._options.get("timeout", 60)),
-                http2=bool(self._options.get("http2", True)),
+                timeout=self.settings.timeout,
+                http2=self.settings.http2,
             )
         return self._client
 
     async def _ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if self._verify_mode == "system":
+        if self.settings.tls_verify == "system":
             return context
         # pin / tofu: trust exactly one certificate, whatever its issuer and names.
         pem = await self._pinned_certificate()
@@ -213,7 +272,7 @@ class IppBackend:
         parts = urlsplit(self.uri)
         host, port = parts.hostname or "", parts.port or 631
         store = self._state_dir / "tls-trust" / f"{host}_{port}.pem"
-        if self._verify_mode == "tofu" and store.exists():
+        if self.settings.tls_verify == "tofu" and store.exists():
             return store.read_text()
         try:
             pem = await trio.to_thread.run_sync(_fetch_certificate, host, port)
@@ -223,8 +282,8 @@ class IppBackend:
                 reason="connecting-to-device",
             ) from exc
         fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
-        if self._verify_mode == "pin":
-            wanted = str(self._options.get("tls_fingerprint", "")).lower()
+        if self.settings.tls_verify == "pin":
+            wanted = self.settings.tls_fingerprint.lower()
             wanted = wanted.removeprefix("sha256:").replace(":", "")
             if fingerprint != wanted:
                 raise TransientBackendError(
@@ -303,8 +362,8 @@ class IppBackend:
             response = await self._send(
                 Operation.GET_PRINTER_ATTRIBUTES,
                 [
-                    Attribute.of("requesting-user-name", Tag.NAME, "lpd-ipp-gateway"),
-                    Attribute.of("requested-attributes", Tag.KEYWORD, *PROBE_ATTRIBUTES),
+                    Attribute.of("requesting-user-name", ValueTag.NAME, "lpd-ipp-gateway"),
+                    Attribute.of("requested-attributes", ValueTag.KEYWORD, *PROBE_ATTRIBUTES),
                 ],
             )
             if not response.ok:
@@ -394,32 +453,32 @@ class IppBackend:
             if name != "copies" and f"{name}-supported" not in self._attributes:
                 continue
             values = value if isinstance(value, list) else [value]
-            if tag in (Tag.KEYWORD, Tag.ENUM):
+            if tag in (ValueTag.KEYWORD, ValueTag.ENUM):
                 # Like CUPS: a value the printer does not list (a banner page it
                 # cannot make) is left out rather than failing the whole job.
                 supported = set(self._values(f"{name}-supported"))
                 values = [v for v in values if v in supported]
                 if not values:
                     continue
-            if tag == Tag.RANGE_OF_INTEGER:
+            if tag == ValueTag.RANGE_OF_INTEGER:
                 values = [RangeOfInteger(int(a), int(b)) for a, b in values]
             attrs.append(Attribute.of(name, tag, *values))
         return attrs
 
     def _operation_attrs(self, job: Job) -> list[Attribute]:
         attrs = [
-            Attribute.of("requesting-user-name", Tag.NAME, job.user),
-            Attribute.of("job-name", Tag.NAME, job.name[:255]),
+            Attribute.of("requesting-user-name", ValueTag.NAME, job.user),
+            Attribute.of("job-name", ValueTag.NAME, job.name[:255]),
         ]
         host = job.attributes.get("job-originating-host-name") or job.origin.host
         if host:
-            attrs.append(Attribute.of("job-originating-host-name", Tag.NAME, str(host)[:255]))
+            attrs.append(Attribute.of("job-originating-host-name", ValueTag.NAME, str(host)[:255]))
         return attrs
 
     def _document_attrs(self, doc: Document) -> list[Attribute]:
-        attrs = [Attribute.of("document-format", Tag.MIME_MEDIA_TYPE, doc.format)]
+        attrs = [Attribute.of("document-format", ValueTag.MIME_MEDIA_TYPE, doc.format)]
         if doc.name:
-            attrs.append(Attribute.of("document-name", Tag.NAME, doc.name[:255]))
+            attrs.append(Attribute.of("document-name", ValueTag.NAME, doc.name[:255]))
         return attrs
 
     def _check(self, response: Response, what: str) -> None:
@@ -472,9 +531,9 @@ class IppBackend:
                 response = await self._send(
                     Operation.SEND_DOCUMENT,
                     [
-                        Attribute.of("job-id", Tag.INTEGER, remote),
-                        Attribute.of("requesting-user-name", Tag.NAME, job.user),
-                        Attribute.of("last-document", Tag.BOOLEAN, last),
+                        Attribute.of("job-id", ValueTag.INTEGER, remote),
+                        Attribute.of("requesting-user-name", ValueTag.NAME, job.user),
+                        Attribute.of("last-document", ValueTag.BOOLEAN, last),
                         *self._document_attrs(doc),
                     ],
                     None,
@@ -503,11 +562,11 @@ class IppBackend:
             response = await self._send(
                 Operation.GET_JOB_ATTRIBUTES,
                 [
-                    Attribute.of("job-id", Tag.INTEGER, remote),
-                    Attribute.of("requesting-user-name", Tag.NAME, job.user),
+                    Attribute.of("job-id", ValueTag.INTEGER, remote),
+                    Attribute.of("requesting-user-name", ValueTag.NAME, job.user),
                     Attribute.of(
                         "requested-attributes",
-                        Tag.KEYWORD,
+                        ValueTag.KEYWORD,
                         "job-state",
                         "job-state-reasons",
                         "job-state-message",
@@ -549,8 +608,8 @@ class IppBackend:
         response = await self._send(
             Operation.CANCEL_JOB,
             [
-                Attribute.of("job-id", Tag.INTEGER, remote),
-                Attribute.of("requesting-user-name", Tag.NAME, user),
+                Attribute.of("job-id", ValueTag.INTEGER, remote),
+                Attribute.of("requesting-user-name", ValueTag.NAME, user),
             ],
         )
         # not-possible: the job already ended there; nothing left to cancel.

@@ -36,7 +36,9 @@ the remote job by polling the remote queue, and it propagates cancels.
 
 Options, from the URI query (``?reserve=rfc1179&order=data,control``, ``&``
 or ``+`` between them) and/or the queue's ``backend_options`` (which win):
-see `LpdSettings`.
+the table `LPD_OPTIONS`, read into `LpdSettings`. The control-file options
+among them are the translation's `LpdOutputOptions`, which `LpdSettings`
+extends.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from urllib.parse import unquote, urlsplit
 import trio
 
 from gateway.backends.base import (
+    BackendOption,
     Capabilities,
     DocumentSource,
     PermanentBackendError,
@@ -60,14 +63,17 @@ from gateway.backends.base import (
     RemoteJobStatus,
     Submission,
     TransientBackendError,
+    option_table,
+    parse_options,
 )
+from gateway.config import parse_bool
 from gateway.core.job import Job, JobState
 from gateway.core.translate import (
-    LPD_CHARSETS,
-    LPD_FORMAT_LETTERS,
     LpdOutputOptions,
     ipp_to_controlfile,
-    lpd_user_name,
+    lpd_charset,
+    lpd_format_letter,
+    lpd_postscript_letter,
 )
 from gateway.lpd.client import (
     LPD_PORT,
@@ -83,7 +89,7 @@ from gateway.lpd.client import (
     ReservedPortError,
     can_bind_reserved_ports,
 )
-from gateway.lpd.controlfile import serialise
+from gateway.lpd.controlfile import lpd_user_name, serialise
 from gateway.lpd.status import ParsedJob, QueueStatus, parse_status
 
 log = logging.getLogger("gateway.backends.lpd")
@@ -95,9 +101,6 @@ LISTING_MAX_AGE: Final = 1.0
 #: only this long after it was sent: a server may list a job a moment after
 #: its last ack (LPRng after a streamed file).
 APPEAR_GRACE: Final = 2.0
-
-_TRUE: Final = frozenset({"", "on", "yes", "true", "1"})
-_FALSE: Final = frozenset({"off", "no", "false", "0"})
 
 #: Words in a NAK's text meaning the queue does not exist (LPRng "unknown
 #: printer", BSD "unknown printer"/"printer not found", cups-lpd "does not
@@ -119,60 +122,55 @@ _NO_QUEUE_WORDS: Final = (
 _PORT_WORDS: Final = ("invalid port", "malicious", "reserved port", "privileged port")
 
 
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{name}={value!r}: not on/off, yes/no or true/false")
+def _switch(value: Any) -> bool:
+    return parse_bool(value, words=True)
 
 
-def _seconds(name: str, value: Any) -> float:
+def _seconds(value: Any) -> float:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r}: not a number of seconds") from None
+        raise ValueError(f"{value!r}: not a number of seconds") from None
     if not seconds > 0 or math.isinf(seconds):
-        raise ValueError(f"{name}={value!r}: must be a positive number of seconds")
+        raise ValueError(f"{value!r}: must be a positive number of seconds")
     return seconds
 
 
-@dataclass(frozen=True, slots=True)
-class LpdSettings:
-    """The backend options, validated (defaults in brackets).
+def _choice(
+    meaning: Mapping[str, Any], expected: str, *, squeeze: bool = False
+) -> Callable[[Any], Any]:
+    """A parser of one of the words of ``meaning``, in any case, blanks around
+    it ignored (with ``squeeze``, every space)."""
 
-    - ``reserve`` none|rfc1179|any [none]: source ports 721-731 or 512-1023.
-    - ``order`` control,data|data,control [control,data].
-    - ``format`` a print letter forced for every document [by document-format].
-    - ``postscript`` l|o|f [l]: the letter for application/postscript.
-    - ``banner`` on|off [follows job-sheets]: the ``L`` line.
-    - ``manual_copies`` on|off [off]: on sends the data ``copies`` times
-      in one data file instead of repeating the print line.
-    - ``sanitize_title`` on|off [off]: J/N characters other than letters,
-      digits and space become ``_`` (CUPS).
-    - ``charset`` utf-8|latin-1|ascii [utf-8]: text in the control file.
-    - ``timeout`` seconds [300]: each ack, write and reply (CUPS).
-    - ``contimeout`` seconds [604800]: give up (abort the job) when the
-      server has not been reachable for this long since the job came (CUPS).
-    - ``mode`` standard|stream [standard]: stream sends the last data file
-      with size 0 and closes (control file first).
-    - ``agent`` name [the job's user, then root]: the agent of ``\\5`` remove.
-    - ``status`` long|short [long]: the queue listing read for status.
-    - ``waitjob`` on|off [off]: send the next job only when this one left
-      the remote queue (the dispatcher waits).
+    def parse(value: Any) -> Any:
+        text = str(value).lower()
+        text = text.replace(" ", "") if squeeze else text.strip()
+        if text not in meaning:
+            raise ValueError(f"{value!r}: not {expected}")
+        return meaning[text]
+
+    return parse
+
+
+def _agent(value: Any) -> str:
+    agent = str(value).strip()
+    if not agent or any(c.isspace() for c in agent):
+        raise ValueError(f"{value!r}: one word, like root")
+    return agent
+
+
+@dataclass(frozen=True, slots=True)
+class LpdSettings(LpdOutputOptions):
+    """The backend options, validated (`LPD_OPTIONS` says what each one does).
+
+    The control-file options are the inherited `LpdOutputOptions` fields, so
+    the settings are what `ipp_to_controlfile` takes; ``host`` is the
+    gateway's host name, given by the backend (`parse`'s ``host``).
     """
 
+    host: str = ""
     reserve: Reserve = Reserve.NONE
     data_first: bool = False
-    format_letter: str | None = None
-    postscript_letter: str = "l"
-    banner: bool | None = None
-    manual_copies: bool = False
-    sanitize_title: bool = False
-    charset: str = "utf-8"
     timeout: float = 300.0
     contimeout: float = 604800.0
     stream: bool = False
@@ -181,82 +179,102 @@ class LpdSettings:
     waitjob: bool = False
 
     @classmethod
-    def parse(cls, options: Mapping[str, Any]) -> LpdSettings:
+    def parse(cls, options: Mapping[str, Any], *, host: str = "") -> LpdSettings:
         """Validate options (strings from a URI, or typed TOML values);
         `ValueError` names the option and what is wrong."""
-        known = set(LPD_OPTIONS)
-        values: dict[str, Any] = {}
-        for key, value in options.items():
-            if key not in known:
-                raise ValueError(f"{key}: unknown lpd option (known: {', '.join(sorted(known))})")
-            if key == "reserve":
-                text = str(value).strip().lower()
-                if text in ("rfc1179", "on", "yes", "true"):
-                    values["reserve"] = Reserve.RFC1179
-                elif text in ("any",):
-                    values["reserve"] = Reserve.ANY
-                elif text in ("none", "off", "no", "false"):
-                    values["reserve"] = Reserve.NONE
-                else:
-                    raise ValueError(f"reserve={value!r}: not none, rfc1179 or any")
-            elif key == "order":
-                text = str(value).replace(" ", "").lower()
-                if text not in ("control,data", "data,control"):
-                    raise ValueError(f"order={value!r}: not control,data or data,control")
-                values["data_first"] = text == "data,control"
-            elif key == "format":
-                if str(value) not in LPD_FORMAT_LETTERS:
-                    raise ValueError(f"format={value!r}: not one of c d f g l n o p r t v")
-                values["format_letter"] = str(value)
-            elif key == "postscript":
-                if str(value) not in ("l", "o", "f"):
-                    raise ValueError(f"postscript={value!r}: not l, o or f")
-                values["postscript_letter"] = str(value)
-            elif key in ("banner", "manual_copies", "sanitize_title", "waitjob"):
-                values[key] = _bool(key, value)
-            elif key == "charset":
-                text = str(value).strip().lower().replace("iso-8859-1", "latin-1")
-                text = {"utf8": "utf-8", "latin1": "latin-1", "us-ascii": "ascii"}.get(text, text)
-                if text not in LPD_CHARSETS:
-                    raise ValueError(f"charset={value!r}: not one of {', '.join(LPD_CHARSETS)}")
-                values["charset"] = text
-            elif key in ("timeout", "contimeout"):
-                values[key] = _seconds(key, value)
-            elif key == "mode":
-                text = str(value).strip().lower()
-                if text not in ("standard", "stream"):
-                    raise ValueError(f"mode={value!r}: not standard or stream")
-                values["stream"] = text == "stream"
-            elif key == "agent":
-                agent = str(value).strip()
-                if not agent or any(c.isspace() for c in agent):
-                    raise ValueError(f"agent={value!r}: one word, like root")
-                values["agent"] = agent
-            elif key == "status":
-                text = str(value).strip().lower()
-                if text not in ("long", "short"):
-                    raise ValueError(f"status={value!r}: not long or short")
-                values["long_status"] = text == "long"
-        return cls(**values)
+        return cls(host=host, **parse_options(LPD_OPTIONS, options, kind="lpd"))
 
 
-#: Option name -> the TOML types ``backend_options`` may give it.
-LPD_OPTIONS: Final[dict[str, type | tuple[type, ...]]] = {
-    "reserve": str,
-    "order": str,
-    "format": str,
-    "postscript": str,
-    "banner": bool,
-    "manual_copies": bool,
-    "sanitize_title": bool,
-    "charset": str,
-    "timeout": (int, float),
-    "contimeout": (int, float),
-    "mode": str,
-    "agent": str,
-    "status": str,
-    "waitjob": bool,
-}
+#: The options of an lpd:// queue: name -> field of `LpdSettings`, the TOML types
+#: ``backend_options`` may give, parser and help (the default is the field's).
+LPD_OPTIONS: Final[Mapping[str, BackendOption]] = option_table(
+    LpdSettings,
+    BackendOption(
+        "reserve",
+        str,
+        _choice(
+            {
+                **dict.fromkeys(("rfc1179", "on", "yes", "true"), Reserve.RFC1179),
+                "any": Reserve.ANY,
+                **dict.fromkeys(("none", "off", "no", "false"), Reserve.NONE),
+            },
+            "none, rfc1179 or any",
+        ),
+        "none|rfc1179|any: source ports 721-731 (rfc1179) or 512-1023 (any)",
+    ),
+    BackendOption(
+        "order",
+        str,
+        _choice(
+            {"control,data": False, "data,control": True},
+            "control,data or data,control",
+            squeeze=True,
+        ),
+        "control,data|data,control: which file goes first",
+        field="data_first",
+    ),
+    BackendOption(
+        "format",
+        str,
+        lpd_format_letter,
+        "a print letter forced for every document (unset: by document-format)",
+        field="format_letter",
+    ),
+    BackendOption(
+        "postscript",
+        str,
+        lpd_postscript_letter,
+        "l|o|f: the letter for application/postscript",
+        field="postscript_letter",
+    ),
+    BackendOption("banner", bool, _switch, "on|off: the L line (unset: follows job-sheets)"),
+    BackendOption(
+        "manual_copies",
+        bool,
+        _switch,
+        "on|off: on sends the data copies times in one data file instead of "
+        "repeating the print line",
+    ),
+    BackendOption(
+        "sanitize_title",
+        bool,
+        _switch,
+        "on|off: J/N characters other than letters, digits and space become _ (CUPS)",
+    ),
+    BackendOption("charset", str, lpd_charset, "utf-8|latin-1|ascii: text in the control file"),
+    BackendOption("timeout", (int, float), _seconds, "seconds: each ack, write and reply (CUPS)"),
+    BackendOption(
+        "contimeout",
+        (int, float),
+        _seconds,
+        "seconds: give up (abort the job) when the server has not been reachable "
+        "for this long since the job came (CUPS)",
+    ),
+    BackendOption(
+        "mode",
+        str,
+        _choice({"standard": False, "stream": True}, "standard or stream"),
+        "standard|stream: stream sends the last data file with size 0 and closes "
+        "(control file first)",
+        field="stream",
+    ),
+    BackendOption(
+        "agent", str, _agent, "name: the agent of \\5 remove (unset: the job's user, then root)"
+    ),
+    BackendOption(
+        "status",
+        str,
+        _choice({"long": True, "short": False}, "long or short"),
+        "long|short: the queue listing read for status",
+        field="long_status",
+    ),
+    BackendOption(
+        "waitjob",
+        bool,
+        _switch,
+        "on|off: send the next job only when this one left the remote queue (the dispatcher waits)",
+    ),
+)
 
 
 def split_uri(uri: str) -> tuple[str, int, str, dict[str, str]]:
@@ -313,7 +331,7 @@ class LpdBackend:
     def __init__(self, uri: str, options: Mapping[str, Any], *, hostname: str) -> None:
         self.uri = uri
         self.host, self.port, self.queue, uri_options = split_uri(uri)
-        self.settings = LpdSettings.parse({**uri_options, **options})
+        self.settings = LpdSettings.parse({**uri_options, **options}, host=hostname)
         if self.settings.reserve is not Reserve.NONE and not can_bind_reserved_ports(
             RESERVED_PORTS[self.settings.reserve]
         ):
@@ -325,15 +343,8 @@ class LpdBackend:
                 "AmbientCapabilities= in its systemd unit), or use reserve=none"
             )
         self.hostname = hostname
-        self.output = LpdOutputOptions(
-            host=hostname,
-            format_letter=self.settings.format_letter,
-            postscript_letter=self.settings.postscript_letter,
-            banner=self.settings.banner,
-            manual_copies=self.settings.manual_copies,
-            sanitize_title=self.settings.sanitize_title,
-            charset=self.settings.charset,
-        )
+        #: The control-file options: the settings themselves (they extend them).
+        self.output: LpdOutputOptions = self.settings
         self.one_job_at_a_time = self.settings.waitjob
         self.client = LpdClient(
             self.host,

@@ -17,7 +17,18 @@ so the gateway's job follows the remote one.
 Workers sleep on a per-queue wake-up event that the spool's change listener
 sets, so new jobs are picked up at once and nobody polls the database.
 Canceling a job that was forwarded (``cancel_requested``) cancels an upload
-in progress and asks the backend to cancel its copy.
+in progress and asks the backend to cancel its copy. The canceller works
+through those one at a time from a bounded channel of job ids; the spool is
+the record of what is to be canceled (the flag is committed before the change
+listener hears of it), so an id the full channel cannot take is not lost: the
+canceller sweeps the spool for flagged jobs once it has drained the channel.
+
+Both front-ends ask the dispatcher about a hand-off in progress: `in_handoff`
+says whether a job is being (or is about to be) handed to its backend, and
+`settled` waits for that to end, so a cancel or remove answers with the
+outcome instead of racing it. `cancel` is the one way both front-ends cancel
+a job (IPP Cancel-Job and friends, LPD remove): settle, then cancel in the
+spool; the canceller takes it to the backend.
 
 The janitor runs every few seconds: history retention, Create-Job jobs left
 open too long, and the backends' printer status.
@@ -62,10 +73,18 @@ BUSY_STEADY = 0.25
 BUSY_MAX = 1.0
 BUSY_PATIENCE = 60.0
 CANCEL_ATTEMPTS = 5
+#: Job ids waiting for the canceller. A Purge-Jobs or Cancel-Jobs on a long queue
+#: flags many jobs at once; beyond this many the spool itself is the backlog
+#: (see the module doc), so memory stays bounded however many are flagged.
+CANCEL_BACKLOG = 256
 #: Seconds before trying again when the spool could not record a step.
 SPOOL_RETRY = 5.0
 JANITOR_INTERVAL = 10.0
 STATUS_TIMEOUT = 15.0
+
+
+HANDOFF_WAIT = 2.0
+"""Seconds a cancel waits for a hand-off to the backend in progress (`settled`)."""
 
 
 class Dispatcher:
@@ -91,7 +110,9 @@ class Dispatcher:
         self._inflight: dict[int, trio.CancelScope] = {}
         self._tracked: set[int] = set()
         self._ended: dict[int, trio.Event] = {}
-        self._cancel_send, self._cancel_receive = trio.open_memory_channel[int](math.inf)
+        self._cancel_send, self._cancel_receive = trio.open_memory_channel[int](CANCEL_BACKLOG)
+        self._cancel_overflow = False  # an id did not fit: sweep the spool for the rest
+        self._watchers: dict[int, list[trio.Event]] = {}  # see `settled`
         self._nursery: trio.Nursery | None = None
         spool.add_listener(self._on_change)
 
@@ -116,13 +137,57 @@ class Dispatcher:
     def _on_change(self, job: Job, old: Job | None) -> None:
         if job.state.is_terminal and job.id in self._ended:
             self._ended[job.id].set()
+        for event in self._watchers.pop(job.id, ()):
+            event.set()
         if job.state == JobState.PENDING or (old is not None and old.state != job.state):
             self.wake(job.queue)
         if job.cancel_requested and (old is None or not old.cancel_requested):
             scope = self._inflight.get(job.id)
             if scope is not None:
                 scope.cancel()
-            self._cancel_send.send_nowait(job.id)
+            self._request_cancel(job.id)
+
+    # ------------------------------------------------------------------
+    # The hand-off, as the front-ends see it
+
+    def in_handoff(self, job: Job) -> bool:
+        """Whether the dispatcher is handing `job` to its backend now, or is about to
+        (it is the next pending job of an idle, enabled queue)."""
+        if job.state == JobState.PROCESSING:
+            return job.backend_job_id is None
+        if job.state != JobState.PENDING or job.incoming or job.not_before > self._clock():
+            return False
+        queue = self.queues.get(job.queue)
+        if queue is None or not queue.enabled or queue.busy:
+            return False
+        upcoming = self.spool.next_pending(job.queue)
+        return upcoming is not None and upcoming.id == job.id
+
+    async def settled(self, job: Job, wait: float) -> Job | None:
+        """Wait (at most `wait` s) while the dispatcher hands `job` to its backend
+        (see `in_handoff`); return the job as it is then (None if it is gone).
+
+        Why: a cancel that lands in the middle of the hand-off would race the
+        dispatcher recording the outcome; waiting for the outcome makes the answer
+        deterministic (completed -> not possible, forwarded -> canceled there too).
+        """
+        with trio.move_on_after(wait):
+            while True:
+                current = self.spool.get(job.id)
+                if current is None or not self.in_handoff(current):
+                    return current
+                event = trio.Event()
+                self._watchers.setdefault(job.id, []).append(event)
+                await event.wait()
+        self._watchers.pop(job.id, None)
+        return self.spool.get(job.id)
+
+    async def cancel(self, job: Job, *, reason: str, message: str) -> Job:
+        """Cancel `job` for a front-end, after any hand-off to its backend settles
+        (at most `HANDOFF_WAIT` s); the canceled job. `NotPossible` if it has ended,
+        `JobNotFound` if it is gone."""
+        current = await self.settled(job, HANDOFF_WAIT) or job
+        return await self.spool.cancel(current.id, reason=reason, message=message)
 
     # ------------------------------------------------------------------
     # Running
@@ -139,7 +204,7 @@ class Dispatcher:
                 if job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED):
                     self._start_tracking(job)
                 if job.cancel_requested:
-                    self._cancel_send.send_nowait(job.id)
+                    self._request_cancel(job.id)
             task_status.started()
 
     def _backoff(self, attempts: int) -> float:
@@ -271,7 +336,7 @@ class Dispatcher:
         )
         job_event("forwarded", job, backend=queue.backend.uri, remote_job=result.remote_job_id)
         if job.state == JobState.CANCELED:
-            self._cancel_send.send_nowait(job.id)
+            self._request_cancel(job.id)
             return None
         self._start_tracking(job)
         return job.id
@@ -392,14 +457,39 @@ class Dispatcher:
     # ------------------------------------------------------------------
     # Cancel propagation
 
+    def _request_cancel(self, job_id: int) -> None:
+        """Queue a flagged job for the canceller; when the channel is full, the
+        canceller finds it in the spool instead (`_canceller`)."""
+        try:
+            self._cancel_send.send_nowait(job_id)
+        except trio.WouldBlock:
+            self._cancel_overflow = True
+
     async def _canceller(self) -> None:
-        async for job_id in self._cancel_receive:
-            try:
-                await self._cancel_one(job_id)
-            except JobNotFound:
-                continue
-            except SpoolError as exc:
-                log.error("job %d: cannot record its cancel: %s", job_id, exc)  # noqa: TRY400
+        """Cancel flagged jobs at their backends, one at a time.
+
+        Nothing is lost to the channel's bound: an id is dropped only while the
+        channel is full, so the canceller has ids to take and comes back here;
+        once it has taken them all it sweeps the spool for every job still
+        flagged (an id both queued and swept is canceled once: `_cancel_one`
+        looks at the flag first).
+        """
+        while True:
+            if self._cancel_overflow and not self._cancel_receive.statistics().current_buffer_used:
+                self._cancel_overflow = False
+                for job in self.spool.jobs():
+                    if job.cancel_requested:
+                        await self._cancel_logged(job.id)
+            job_id = await self._cancel_receive.receive()
+            await self._cancel_logged(job_id)
+
+    async def _cancel_logged(self, job_id: int) -> None:
+        try:
+            await self._cancel_one(job_id)
+        except JobNotFound:
+            return
+        except SpoolError as exc:
+            log.error("job %d: cannot record its cancel: %s", job_id, exc)  # noqa: TRY400
 
     async def _cancel_one(self, job_id: int) -> None:
         """Cancel one job at its backend (a few attempts), then clear the request."""

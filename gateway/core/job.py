@@ -3,8 +3,12 @@
 A job carries its IPP attributes (the common language of the gateway), its
 documents, where it came from and, once forwarded, who holds it downstream.
 Job states are IPP job-state values (RFC 8011 section 5.3.7); every change of
-state goes through `JobState.check_transition`, which reads one written table,
-so the whole lifecycle can be read in one place.
+state goes through `JobState.check_transition`, which reads one written table.
+Beside it, on `Job`, are the lifecycle rules the spool applies: the state a new
+job starts in, what a cancel does in each state, how an incoming job is closed,
+which time-at-* field each transition sets, what a restart does to a job that
+was being forwarded. They are pure (the caller passes the time), so the whole
+lifecycle can be read, and tested, in one place.
 
 Attribute values are plain JSON values (str, int, bool, lists and dicts of
 them), keyed by IPP attribute name ("job-name", "copies", ...). The IPP
@@ -42,6 +46,11 @@ class JobState(enum.IntEnum):
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATES
 
+    @property
+    def is_forwarding(self) -> bool:
+        """Processing or processing-stopped: the job is with (or going to) its backend."""
+        return self in FORWARDING_STATES
+
     def check_transition(self, new: JobState) -> None:
         """Raise `IllegalTransition` unless ``self -> new`` is in the table."""
         if new not in TRANSITIONS[self]:
@@ -49,6 +58,7 @@ class JobState(enum.IntEnum):
 
 
 TERMINAL_STATES: Final = frozenset({JobState.CANCELED, JobState.ABORTED, JobState.COMPLETED})
+FORWARDING_STATES: Final = frozenset({JobState.PROCESSING, JobState.PROCESSING_STOPPED})
 
 #: The transition table. A state may also "move" to itself (an update of
 #: reasons or message); that is allowed for every non-terminal state.
@@ -254,3 +264,120 @@ class Job:
     def evolve(self, **changes: Any) -> Job:
         """A copy with some fields changed (used by the spool only)."""
         return replace(self, **changes)
+
+    # ------------------------------------------------------------------
+    # Lifecycle rules. Each returns the next version of the job; the spool
+    # checks the change against the transition table and stores it.
+
+    @classmethod
+    def submitted(
+        cls,
+        queue: str,
+        attributes: Attributes,
+        documents: tuple[Document, ...],
+        origin: Origin,
+        *,
+        now: float,
+        incoming: bool = False,
+        held: bool = False,
+    ) -> Job:
+        """A new job (id 0 until the store gives it one): pending, or pending-held
+        when ``held``; ``incoming`` while more documents are to come (Create-Job)."""
+        if incoming:
+            reasons: tuple[str, ...] = ("job-incoming",)
+        elif held:
+            reasons = ("job-hold-until-specified",)
+        else:
+            reasons = ("none",)
+        return cls(
+            id=0,
+            queue=queue,
+            state=JobState.PENDING_HELD if held else JobState.PENDING,
+            attributes=attributes,
+            documents=documents,
+            origin=origin,
+            state_reasons=reasons,
+            created=now,
+            updated=now,
+            incoming=incoming,
+        )
+
+    def changed(self, now: float, **changes: Any) -> Job:
+        """A copy with ``changes``; a change of state also sets the time-at-* field
+        it implies: time-at-processing on the first move to processing,
+        time-at-completed on the move to a terminal state (each set once)."""
+        new = replace(self, **changes)
+        if new.state != self.state:
+            if new.state == JobState.PROCESSING and self.processing is None:
+                new = replace(new, processing=now)
+            if new.state.is_terminal and new.completed is None:
+                new = replace(new, completed=now)
+        return new
+
+    def canceled(self, now: float, *, reason: str, message: str = "") -> Job:
+        """Cancel-Job, LPD remove, Cancel-Jobs (of a job not yet terminal): canceled at
+        once; one already forwarded keeps ``cancel_requested`` for the dispatcher
+        to cancel at the backend too; one still incoming takes no more documents."""
+        return self.changed(
+            now,
+            state=JobState.CANCELED,
+            state_reasons=(reason,),
+            state_message=message or "canceled",
+            cancel_requested=self.state.is_forwarding,
+            incoming=False,
+        )
+
+    @property
+    def next_document_number(self) -> int:
+        """The number the job's next document gets (1 for the first)."""
+        return max((d.number for d in self.documents), default=0) + 1
+
+    def with_document(self, document: Document, *, last: bool) -> Job:
+        """Send-Document: ``document`` added; ``last`` closes the job (it may print)."""
+        return replace(
+            self,
+            documents=(*self.documents, document),
+            incoming=not last,
+            state_reasons=("job-incoming",) if not last else ("none",),
+        )
+
+    def closed(self, now: float) -> Job:
+        """Close-Job, or an incoming job timed out: one with documents may print,
+        one without is aborted. A job no longer incoming is returned unchanged."""
+        if not self.incoming:
+            return self
+        if not self.documents:
+            return replace(
+                self,
+                incoming=False,
+                state=JobState.ABORTED,
+                completed=now,
+                state_reasons=("aborted-by-system",),
+                state_message="job was closed without any document",
+            )
+        return replace(self, incoming=False, state_reasons=("none",))
+
+    def idle_incoming(self, now: float, idle: float) -> bool:
+        """Incoming with no change for more than ``idle`` seconds
+        (multiple-operation-time-out)."""
+        return self.incoming and now - max(self.updated, self.created) > idle
+
+    def after_restart(self) -> Job | None:
+        """What a restart does: a job being forwarded that the backend never
+        confirmed (no backend job id) goes back to pending, to be sent again
+        (at-least-once delivery); one it did confirm stays, and the dispatcher
+        resumes following it. None: no change."""
+        if self.state.is_forwarding and self.backend_job_id is None:
+            return replace(
+                self,
+                state=JobState.PENDING,
+                state_reasons=("none",),
+                state_message="requeued after a restart",
+            )
+        return None
+
+    @property
+    def ended_at(self) -> float:
+        """When the job ended (time-at-completed), else when it was created:
+        what history retention counts its age from."""
+        return self.completed or self.created

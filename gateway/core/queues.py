@@ -5,6 +5,13 @@ paused it or its backend says so, processing while one of its jobs is being
 forwarded, idle otherwise. Its printer-state-reasons join the backend's own
 reasons with the dispatcher's current problem (a printer that does not
 answer shows ``connecting-to-device`` while jobs wait).
+
+The operator's switches live here, so that every front-end applies the same
+policy: `Queue.enabled` (forward jobs; Pause-Printer / Resume-Printer),
+`Queue.accepting` (take new jobs; Disable-Printer / Enable-Printer) and
+`Queue.hold_new_jobs` (jobs that arrive now are held; Hold-New-Jobs /
+Release-Held-New-Jobs, RFC 3998). They are in memory only: a restart
+takes the configured values again.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class Queue:
         self.backend = backend
         self.accepting = config.accepting
         self.enabled = config.enabled
+        self.hold_new_jobs = False  # new jobs arrive pending-held
         self.busy = False
         self.backend_status = PrinterStatus()
         self.problem: tuple[str, str] | None = None  # (reason keyword, message)

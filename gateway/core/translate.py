@@ -30,13 +30,27 @@ document per print line, in order (cups-lpd's behaviour), without ``copies``.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 from gateway.core.job import Job
-from gateway.lpd.controlfile import ControlFile, ControlLine, PrintRequest, decode_text, truncate
+from gateway.lpd.controlfile import (
+    DEFAULT_HOST,
+    MAX_NAMED_DATA_FILES,
+    PRINT_LETTERS,
+    ControlFile,
+    ControlLine,
+    PrintRequest,
+    ascii_fold,
+    control_file_name,
+    data_file_name,
+    decode_text,
+    lpd_user_name,
+    make_line,
+    no_leading_dash,
+    truncate,
+)
 
 __all__ = [
     "COPIES_RULE",
@@ -45,8 +59,8 @@ __all__ = [
     "LINE_RULES",
     "LPD_CHARSETS",
     "LPD_FORMAT_LETTERS",
-    "LPD_LIMITS",
     "LPD_MAX_COPIES",
+    "LPD_POSTSCRIPT_LETTERS",
     "UNPRINTABLE_LETTERS",
     "DocumentTicket",
     "FormatRule",
@@ -55,13 +69,12 @@ __all__ = [
     "LpdDataFile",
     "LpdJobTicket",
     "LpdOutputOptions",
-    "control_file_name",
     "controlfile_to_ipp",
-    "data_file_name",
     "ipp_to_controlfile",
-    "lpd_file_host",
+    "lpd_charset",
+    "lpd_format_letter",
     "lpd_letter",
-    "lpd_user_name",
+    "lpd_postscript_letter",
     "sniff_document_format",
 ]
 
@@ -169,9 +182,7 @@ def _clean_name(text: str) -> str | None:
 
 def _user(text: str) -> str | None:
     name = _clean_name(text)
-    if name is not None and name.startswith("-"):
-        name = "_" + name[1:]  # FreeBSD: never let a user look like an option
-    return name
+    return None if name is None else no_leading_dash(name)
 
 
 def _host(text: str) -> str | None:
@@ -494,7 +505,8 @@ def controlfile_to_ipp(
 #
 #   H  the gateway's own host (RFC 2569: SHALL be the mapper's host, because
 #      BSD matches a later remove against the connecting host);
-#   P  the requesting user as an LPD user token (`lpd_user_name`): ASCII,
+#   P  the requesting user as an LPD user token (`lpd_user_name`, with the
+#      other LPD naming rules in `gateway.lpd.controlfile`): ASCII,
 #      no blanks, never starting with '-'. The backend removes jobs with the
 #      same token as agent, so P and the remove agent always agree;
 #   J  job-name (else the first document-name), <= 99 octets;
@@ -509,20 +521,22 @@ def controlfile_to_ipp(
 # manual_copies=on writes one print line per document and the backend sends
 # the document's bytes `copies` times inside its data file (CUPS default).
 #
-# Text is truncated only here, to RFC 1179's 31/99/131 octets, between
-# characters, in the queue's charset: utf-8 (default), latin-1 (unencodable
-# characters become '?'), or ascii (accents transliterated, then '?').
+# Text is truncated only here, to RFC 1179's 31/99/131 octets (`FIELD_LIMITS`
+# via `make_line`), between characters, in the queue's charset: utf-8
+# (default), latin-1 (unencodable characters become '?'), or ascii (accents
+# transliterated, then '?').
 
-#: Print letters the ``format=`` option may force (RFC 1179 section 7).
-LPD_FORMAT_LETTERS: Final = frozenset("cdfglnoprtv")
-
-#: Text limits on output, in octets (RFC 1179: P/H 31, J 99, N 131).
-LPD_LIMITS: Final[Mapping[str, int]] = {"H": 31, "P": 31, "L": 31, "J": 99, "N": 131, "U": 131}
+#: Print letters the ``format=`` option may force: RFC 1179 section 7's, but
+#: the Kerberos (k) and Palladium (z) reserved ones.
+LPD_FORMAT_LETTERS: Final = PRINT_LETTERS - frozenset("kz")
 
 #: At most this many copies are written as repeated print lines.
 LPD_MAX_COPIES: Final = 999
 
 LPD_CHARSETS: Final = ("utf-8", "latin-1", "ascii")
+
+#: Letters the ``postscript=`` option may choose for application/postscript.
+LPD_POSTSCRIPT_LETTERS: Final = ("l", "o", "f")
 
 #: document-format -> print letter, before the format= option (reference/lpd.md 5.4).
 LETTER_RULES: Final[tuple[tuple[str, str, str], ...]] = (
@@ -542,18 +556,53 @@ COPIES_RULE: Final = (
     "cannot be expressed and is sent collated; manual_copies=on repeats the data instead"
 )
 
-_DATA_FILE_LETTERS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_MAX_DOCUMENTS: Final = 52 * 16  # dfA..dfz, efA..efz, ... sfz (BSD lpr nfile())
+_CHARSET_ALIASES: Final[Mapping[str, str]] = {
+    "utf8": "utf-8",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "us-ascii": "ascii",
+}
+
+
+def lpd_format_letter(value: object) -> str:
+    """The ``format=`` option: one print letter of `LPD_FORMAT_LETTERS`."""
+    letter = str(value)
+    if letter not in LPD_FORMAT_LETTERS:
+        raise ValueError(f"{value!r}: not one of {' '.join(sorted(LPD_FORMAT_LETTERS))}")
+    return letter
+
+
+def lpd_postscript_letter(value: object) -> str:
+    """The ``postscript=`` option: the letter for application/postscript."""
+    letter = str(value)
+    if letter not in LPD_POSTSCRIPT_LETTERS:
+        raise ValueError(f"{value!r}: not l, o or f")
+    return letter
+
+
+def lpd_charset(value: object) -> str:
+    """The ``charset=`` option: one of `LPD_CHARSETS`, common spellings
+    (``UTF8``, ``ISO-8859-1``, ``us-ascii``) read as the name used here."""
+    text = str(value).strip().lower()
+    text = _CHARSET_ALIASES.get(text, text)
+    if text not in LPD_CHARSETS:
+        raise ValueError(f"{value!r}: not one of {', '.join(LPD_CHARSETS)}")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
 class LpdOutputOptions:
-    """How a queue writes control files (its backend options).
+    """How a queue writes control files: the output part of its LPD backend
+    options (``gateway.backends.lpd.LpdSettings`` extends it).
 
     ``host`` is the gateway's host name (``H`` and file names).
     ``format_letter`` forces one print letter for every document (format=).
     ``postscript_letter`` is the letter for application/postscript.
     ``banner``: ``None`` follows job-sheets, ``True``/``False`` force L on/off.
+    ``manual_copies``, ``sanitize_title`` and ``charset``: see the theory of
+    operation above. Letters and charset are checked (and the charset's
+    spelling made canonical) by `lpd_format_letter`, `lpd_postscript_letter`
+    and `lpd_charset`, the parsers of those backend options.
     """
 
     host: str
@@ -565,12 +614,19 @@ class LpdOutputOptions:
     charset: str = "utf-8"
 
     def __post_init__(self) -> None:
-        if self.format_letter is not None and self.format_letter not in LPD_FORMAT_LETTERS:
-            raise ValueError(f"format={self.format_letter!r}: not one of c d f g l n o p r t v")
-        if self.postscript_letter not in ("l", "o", "f"):
-            raise ValueError(f"postscript={self.postscript_letter!r}: not l, o or f")
-        if self.charset not in LPD_CHARSETS:
-            raise ValueError(f"charset={self.charset!r}: not one of {', '.join(LPD_CHARSETS)}")
+        checked: tuple[tuple[str, str, Callable[[object], str]], ...] = (
+            ("format", "format_letter", lpd_format_letter),
+            ("postscript", "postscript_letter", lpd_postscript_letter),
+            ("charset", "charset", lpd_charset),
+        )
+        for option, attribute, parse in checked:
+            value = getattr(self, attribute)
+            if value is None:
+                continue
+            try:
+                object.__setattr__(self, attribute, parse(value))
+            except ValueError as exc:
+                raise ValueError(f"{option}={exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,60 +652,12 @@ class LpdJobTicket:
     notes: tuple[str, ...] = ()
 
 
-def _ascii_fold(text: str) -> str:
-    """Accents dropped (NFKD), anything else non-ASCII becomes '?'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    out = []
-    for char in decomposed:
-        if unicodedata.combining(char):
-            continue
-        out.append(char if ord(char) < 128 else "?")
-    return "".join(out)
-
-
-def _lpd_text(text: str, limit: int, charset: str) -> bytes:
-    """Printable text in ``charset``, cut to ``limit`` octets between characters."""
+def _text(code: str, text: str, charset: str) -> bytes:
+    """Printable text in ``charset``, cut to the code's RFC limit between characters."""
     text = "".join(c if c.isprintable() else " " for c in text).strip()
     if charset == "ascii":
-        text = _ascii_fold(text)
-    return truncate(text, limit, charset, "replace")
-
-
-def lpd_user_name(user: str) -> str:
-    """The LPD user token for ``P``, ``L`` and the remove agent.
-
-    ASCII (accents transliterated), letters, digits and ``. _ -`` kept, any
-    other character becomes ``_``, never starting with ``-`` (an option to
-    BSD tools), at most 31 characters; ``anonymous`` when nothing is left.
-    """
-    folded = _ascii_fold(user)
-    token = "".join(c if c.isalnum() or c in "._-" else "_" for c in folded).strip("_")
-    if token.startswith("-"):
-        token = "_" + token[1:]
-    return token[:31] or "anonymous"
-
-
-def lpd_file_host(host: str) -> str:
-    """The host part of control/data file names: letters, digits, '.' and
-    '-' only, cut to 15 characters as CUPS does (``%.15s``)."""
-    cleaned = "".join(c for c in _ascii_fold(host) if c.isalnum() or c in ".-")
-    return cleaned[:15] or "gateway"
-
-
-def data_file_name(index: int, job_number: int, host: str) -> str:
-    """``dfA<nnn><host>`` for the first data file, ``dfB...`` for the next,
-    ``dfz`` for the 52nd, then ``efA`` ... as BSD lpr does."""
-    if not 0 <= index < _MAX_DOCUMENTS:
-        raise ValueError(f"an LPD job holds at most {_MAX_DOCUMENTS} data files")
-    prefix = chr(ord("d") + index // 52)
-    return f"{prefix}f{_DATA_FILE_LETTERS[index % 52]}{job_number:03d}{lpd_file_host(host)}"
-
-
-def control_file_name(job_number: int, host: str) -> str:
-    """``cfA<nnn><host>`` (host cut to 15 characters)."""
-    if not 0 <= job_number <= 999:
-        raise ValueError(f"LPD job numbers are 0..999, not {job_number}")
-    return f"cfA{job_number:03d}{lpd_file_host(host)}"
+        text = ascii_fold(text)
+    return make_line(code, text, encoding=charset).value
 
 
 def lpd_letter(document_format: str, options: LpdOutputOptions) -> str:
@@ -682,22 +690,22 @@ def ipp_to_controlfile(job: Job, job_number: int, options: LpdOutputOptions) -> 
     """
     if not job.documents:
         raise ValueError(f"job {job.id} has no documents")
-    if len(job.documents) > _MAX_DOCUMENTS:
-        raise ValueError(f"job {job.id} has more than {_MAX_DOCUMENTS} documents")
+    if len(job.documents) > MAX_NAMED_DATA_FILES:
+        raise ValueError(f"job {job.id} has more than {MAX_NAMED_DATA_FILES} documents")
     charset = options.charset
     notes: list[str] = []
     user = lpd_user_name(job.user)
     if user != job.user:
         notes.append(f"user {job.user!r} sent as {user!r}")
     lines: list[ControlLine] = [
-        ControlLine("H", _lpd_text(options.host, LPD_LIMITS["H"], charset) or b"gateway"),
+        ControlLine("H", _text("H", options.host, charset) or DEFAULT_HOST.encode("ascii")),
         ControlLine("P", user.encode("ascii")),
     ]
     job_name = job.attributes.get("job-name")
     if not isinstance(job_name, str) or not job_name:
         job_name = next((d.name for d in job.documents if d.name), "")
     if job_name:
-        title = _lpd_text(_title(job_name, options), LPD_LIMITS["J"], charset)
+        title = _text("J", _title(job_name, options), charset)
         if title:
             lines.append(ControlLine("J", title))
     banner = options.banner
@@ -722,10 +730,7 @@ def ipp_to_controlfile(job: Job, job_number: int, options: LpdOutputOptions) -> 
 
     files = [data_file_name(i, job_number, options.host) for i in range(len(job.documents))]
     letters = [lpd_letter(d.format, options) for d in job.documents]
-    names = [
-        _lpd_text(_title(d.name, options), LPD_LIMITS["N"], charset) if d.name else b""
-        for d in job.documents
-    ]
+    names = [_text("N", _title(d.name, options), charset) if d.name else b"" for d in job.documents]
     repeat = copies if options.manual_copies else 1
     line_copies = 1 if options.manual_copies else copies
 

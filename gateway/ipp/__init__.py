@@ -2,11 +2,14 @@
 
 Why: the IPP listener and the IPP backend both speak ``application/ipp``; this
 package turns bytes into `Message` objects and back without any I/O, so both
-sides (and the tests) share one strict, bounded implementation.
+sides (and the tests) share one strict, bounded implementation. The package
+holds the codec only, plus `client` (IPP over HTTP, for the IPP backend); the
+IPP front-end that answers requests is the `server` subpackage beside it, and
+no codec module imports it, an event loop or the job core.
 
 Quick tour::
 
-    from gateway.ipp import Message, MessageParser, Operation, StatusCode, Tag, encode
+    from gateway.ipp import DelimiterTag, Message, MessageParser, StatusCode, ValueTag, encode
 
     parser = MessageParser()
     request = parser.feed(body_chunk)       # None until end-of-attributes-tag
@@ -14,7 +17,7 @@ Quick tour::
 
     response = Message.response(request, StatusCode.SUCCESSFUL_OK)
     printer = response.add_group(DelimiterTag.PRINTER_ATTRIBUTES)
-    printer.add("printer-name", Tag.NAME_WITHOUT_LANGUAGE, "lp")
+    printer.add("printer-name", ValueTag.NAME_WITHOUT_LANGUAGE, "lp")
     body = encode(response)
 """
 
@@ -26,7 +29,7 @@ from .operations import Operation
 from .parser import SUPPORTED_CHARSETS, MessageParser, ParserLimits, decode
 from .status import StatusCode, is_successful
 from .syntax import MAX_VALUE_LENGTH
-from .tags import DelimiterTag, Tag, ValueTag
+from .tags import DelimiterTag, ValueTag
 from .validate import (
     RequestProblem,
     check_group_order,
@@ -68,7 +71,6 @@ __all__ = [
     "Resolution",
     "ResolutionUnits",
     "StatusCode",
-    "Tag",
     "TextWithLanguage",
     "Value",
     "ValueTag",

@@ -126,7 +126,7 @@ class Attribute:
         """Build from Python values that share `tag` (a `Value` keeps its own tag).
 
         With an out-of-band tag and no values, the single value is that
-        out-of-band value: ``Attribute.of("media-default", Tag.NO_VALUE)``.
+        out-of-band value: ``Attribute.of("media-default", ValueTag.NO_VALUE)``.
         """
         if not values:
             if tag in OUT_OF_BAND_TAGS:

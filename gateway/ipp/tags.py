@@ -1,7 +1,7 @@
 """Delimiter (group) tags and value tags of RFC 8010 section 3.5.
 
 Why: every byte that starts a group or an attribute is one of these; naming
-them once lets the parser, the encoder and the server say `Tag.KEYWORD`
+them once lets the parser, the encoder and the server say `ValueTag.KEYWORD`
 instead of `0x44`. Tags not listed here still round-trip as plain ints.
 """
 
@@ -26,7 +26,7 @@ class DelimiterTag(enum.IntEnum):
 
 
 class ValueTag(enum.IntEnum):
-    """Value tags (RFC 8010 section 3.5.2); ``Tag`` is the short alias.
+    """Value tags (RFC 8010 section 3.5.2).
 
     ``TEXT`` and ``NAME`` are aliases of the *WITHOUT_LANGUAGE* forms.
     """
@@ -68,9 +68,6 @@ class ValueTag(enum.IntEnum):
     TEXT = 0x41
     NAME = 0x42
 
-
-Tag = ValueTag
-"""Short alias: ``Tag.KEYWORD`` is ``ValueTag.KEYWORD``."""
 
 OUT_OF_BAND_TAGS = frozenset(
     {

@@ -39,7 +39,15 @@ from typing import Final
 import trio
 
 from gateway.lpd.errors import LpdProtocolError
-from gateway.lpd.events import NEED_DATA, Ack, ConnectionClosed, NakReason, ReplyData
+from gateway.lpd.events import (
+    NEED_DATA,
+    Ack,
+    ConnectionClosed,
+    Event,
+    NakReason,
+    ReplyData,
+    Sentinel,
+)
 from gateway.lpd.protocol import ClientConnection
 
 __all__ = [
@@ -185,14 +193,18 @@ class _Session:
             raise LpdConnectionLost(f"{self.where} reset the connection: {exc}") from exc
         self.conn.receive_data(data)
 
+    def _next_event(self) -> Event | Sentinel:
+        """The codec's next event; a reply it cannot frame loses the connection."""
+        try:
+            return self.conn.next_event()
+        except LpdProtocolError as exc:
+            raise LpdConnectionLost(f"{self.where}: {exc.reason}") from exc
+
     async def expect_ack(self, stage: str, name: str = "") -> None:
         """Wait for the acknowledgement due now; `LpdNak` if it is a NAK."""
         nak: int | None = None
         while True:
-            try:
-                event = self.conn.next_event()
-            except LpdProtocolError as exc:
-                raise LpdConnectionLost(f"{self.where}: {exc.reason}") from exc
+            event = self._next_event()
             if event is NEED_DATA:
                 await self._receive()
                 continue
@@ -217,10 +229,7 @@ class _Session:
         try:
             with trio.fail_after(self.timeout):
                 while True:
-                    try:
-                        event = self.conn.next_event()
-                    except LpdProtocolError as exc:
-                        raise LpdConnectionLost(f"{self.where}: {exc.reason}") from exc
+                    event = self._next_event()
                     if event is NEED_DATA:
                         try:
                             data = await self.stream.receive_some(RECEIVE_SIZE)

@@ -16,25 +16,43 @@ asked, with one chain (`decode_text`): strict UTF-8, then a legacy code page
 
 Truncation to the RFC field limits happens only on output (`truncate`,
 `make_line`), on character boundaries, for the IPP -> LPD direction.
+
+The LPD naming rules live here too, both ways: `parse_file_name` reads a
+client's ``cfA123host``; `control_file_name` and `data_file_name` make the
+gateway's own (``cfA<nnn><host>``, ``dfA``..``dfz``, ``efA``..., the host cut by
+`lpd_file_host`), and `lpd_user_name` makes the user token of ``P``, ``L`` and
+the remove agent.
 """
 
 from __future__ import annotations
 
 import re
+import string
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "DATA_FILE_LETTERS",
+    "DEFAULT_HOST",
     "FIELD_LIMITS",
+    "FILE_HOST_LENGTH",
     "LETTERS",
+    "MAX_NAMED_DATA_FILES",
     "PRINT_LETTERS",
     "ControlFile",
     "ControlFileName",
     "ControlLine",
     "PrintRequest",
+    "ascii_fold",
+    "control_file_name",
+    "data_file_name",
     "decode_text",
+    "lpd_file_host",
+    "lpd_user_name",
     "make_line",
+    "no_leading_dash",
     "parse",
     "parse_file_name",
     "serialise",
@@ -252,6 +270,76 @@ def parse_file_name(name: str) -> ControlFileName:
         return ControlFileName(prefix, letter, int(run[:3]), name[i + 3 :])
     run = run[:6]
     return ControlFileName(prefix, letter, int(run), name[i + len(run) :])
+
+
+# ---- LPD naming rules ----
+
+#: The host name written when nothing usable is left of the real one.
+DEFAULT_HOST: Final = "gateway"
+
+#: The host part of file names is cut to this many characters, as CUPS does
+#: (``%.15s``); ``H`` itself is cut to ``FIELD_LIMITS["H"]``.
+FILE_HOST_LENGTH: Final = 15
+
+#: The third letter of data-file names, in order: ``dfA`` .. ``dfZ``, ``dfa`` ..
+#: ``dfz``; after the 52nd the first letter moves on (``efA``), as BSD lpr does.
+DATA_FILE_LETTERS: Final = string.ascii_uppercase + string.ascii_lowercase
+
+#: Data files one job can name that way: ``dfA`` .. ``sfz`` (BSD lpr ``nfile()``).
+MAX_NAMED_DATA_FILES: Final = len(DATA_FILE_LETTERS) * 16
+
+
+def ascii_fold(text: str) -> str:
+    """Accents dropped (NFKD), anything else non-ASCII becomes '?'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    out = []
+    for char in decomposed:
+        if unicodedata.combining(char):
+            continue
+        out.append(char if ord(char) < 128 else "?")
+    return "".join(out)
+
+
+def no_leading_dash(name: str) -> str:
+    """A leading ``-`` becomes ``_``: a user name never looks like an option to
+    BSD tools (FreeBSD lpd does this to ``P``)."""
+    return "_" + name[1:] if name.startswith("-") else name
+
+
+def lpd_user_name(user: str) -> str:
+    """The LPD user token for ``P``, ``L`` and the remove agent.
+
+    ASCII (accents transliterated), letters, digits and ``. _ -`` kept, any
+    other character becomes ``_``, never starting with ``-`` (an option to
+    BSD tools), at most 31 characters; ``anonymous`` when nothing is left.
+    """
+    folded = ascii_fold(user)
+    token = "".join(c if c.isalnum() or c in "._-" else "_" for c in folded).strip("_")
+    return no_leading_dash(token)[: FIELD_LIMITS["P"]] or "anonymous"
+
+
+def lpd_file_host(host: str) -> str:
+    """The host part of control/data file names: letters, digits, '.' and
+    '-' only, cut to 15 characters as CUPS does (``%.15s``)."""
+    cleaned = "".join(c for c in ascii_fold(host) if c.isalnum() or c in ".-")
+    return cleaned[:FILE_HOST_LENGTH] or DEFAULT_HOST
+
+
+def data_file_name(index: int, job_number: int, host: str) -> str:
+    """``dfA<nnn><host>`` for the first data file, ``dfB...`` for the next,
+    ``dfz`` for the 52nd, then ``efA`` ... as BSD lpr does."""
+    if not 0 <= index < MAX_NAMED_DATA_FILES:
+        raise ValueError(f"an LPD job holds at most {MAX_NAMED_DATA_FILES} data files")
+    first, letter = divmod(index, len(DATA_FILE_LETTERS))
+    prefix = chr(ord("d") + first)
+    return f"{prefix}f{DATA_FILE_LETTERS[letter]}{job_number:03d}{lpd_file_host(host)}"
+
+
+def control_file_name(job_number: int, host: str) -> str:
+    """``cfA<nnn><host>`` (host cut to 15 characters)."""
+    if not 0 <= job_number <= 999:
+        raise ValueError(f"LPD job numbers are 0..999, not {job_number}")
+    return f"cfA{job_number:03d}{lpd_file_host(host)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,9 +70,8 @@ class AbortJob(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class ControlFileHeader(Event):
-    """Subcommand ``\\2 count SP name LF``. Answer with ``accept()`` (ack 1)
-    or ``refuse()``; after accept, `FileData` chunks and a `FileEnd` follow."""
+class FileHeader(Event):
+    """Base class of the two file subcommands: ``size`` (byte count) and ``name``."""
 
     size: int
     name: str
@@ -83,17 +82,16 @@ class ControlFileHeader(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class DataFileHeader(Event):
+class ControlFileHeader(FileHeader):
+    """Subcommand ``\\2 count SP name LF``. Answer with ``accept()`` (ack 1)
+    or ``refuse()``; after accept, `FileData` chunks and a `FileEnd` follow."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataFileHeader(FileHeader):
     """Subcommand ``\\3 count SP name LF``. ``size == 0`` means "unknown":
     after ``accept()`` either a lone NUL follows (an empty file, CUPS) or the
     file streams until the client closes (LPRng ``lpr -k``)."""
-
-    size: int
-    name: str
-
-    def __post_init__(self) -> None:
-        if self.size < 0:
-            raise ValueError("size must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from gateway.ipp.attributes import Attribute
 from gateway.ipp.client import IppClient
 from gateway.ipp.message import Message
 from gateway.ipp.operations import Operation
-from gateway.ipp.tags import DelimiterTag, Tag
+from gateway.ipp.tags import DelimiterTag, ValueTag
 from tests import helpers
 from tests.helpers import spool_job, wait_for_state
 from tests.peers.eve import free_port, ippeveprinter
@@ -40,8 +40,8 @@ async def remote_job(uri: str, job_id: int) -> Message:
 
 def _get_job(uri: str, version: tuple[int, int], rid: int, job_id: int) -> Message:
     message = Message.request(Operation.GET_JOB_ATTRIBUTES, rid, version=version, printer_uri=uri)
-    message.operation.append(Attribute.of("job-id", Tag.INTEGER, job_id))
-    message.operation.append(Attribute.of("requested-attributes", Tag.KEYWORD, "all"))
+    message.operation.append(Attribute.of("job-id", ValueTag.INTEGER, job_id))
+    message.operation.append(Attribute.of("requested-attributes", ValueTag.KEYWORD, "all"))
     return message
 
 

@@ -222,7 +222,7 @@ def test_passwd_and_gen_cert(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from gateway.ipp.auth import PasswordFile
+    from gateway.ipp.server.auth import PasswordFile
 
     done = subprocess.run(
         [sys.executable, "-m", "gateway", "passwd", str(tmp_path / "pw"), "alice"],

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from gateway.ipp import Message, Operation, Tag, decode, encode
+from gateway.ipp import Message, Operation, ValueTag, decode, encode
 from tests.gateway_process import GatewayProcess
 
 JOBS = int(os.environ.get("CRASH_JOBS", "500"))
@@ -89,8 +89,8 @@ async def lpd_print(port: int, token: str, data: bytes) -> bool:
 async def ipp_print(client: httpx.AsyncClient, port: int, token: str, data: bytes) -> bool:
     uri = f"ipp://127.0.0.1:{port}/printers/lp"
     request = Message.request(Operation.PRINT_JOB, 1, printer_uri=uri, requesting_user_name="crash")
-    request.operation.add("job-name", Tag.NAME, token)
-    request.operation.add("document-format", Tag.MIME_MEDIA_TYPE, "application/octet-stream")
+    request.operation.add("job-name", ValueTag.NAME, token)
+    request.operation.add("document-format", ValueTag.MIME_MEDIA_TYPE, "application/octet-stream")
     response = await client.post(
         f"http://127.0.0.1:{port}/printers/lp",
         content=encode(request) + data,

@@ -19,7 +19,7 @@ import trio
 
 from gateway import config
 from gateway.core.job import JobState
-from gateway.ipp import Operation, StatusCode, Tag, decode, encode
+from gateway.ipp import Operation, StatusCode, ValueTag, decode, encode
 from tests.helpers import wait_for_state
 from tests.ipp_harness import printer_uri, request, running_gateway, url
 from tests.lpd_harness import RawClient, control, sidecar
@@ -89,7 +89,7 @@ async def lpd_job(port: int, number: int, data: bytes, *, stream: bool = False) 
 async def ipp_job(client: httpx.AsyncClient, running: object, data: bytes) -> int:
     uri = printer_uri(running, "/ipp/print")  # type: ignore[arg-type]
     message = request(Operation.PRINT_JOB, uri)
-    message.operation.add("document-format", Tag.MIME_MEDIA_TYPE, "application/octet-stream")
+    message.operation.add("document-format", ValueTag.MIME_MEDIA_TYPE, "application/octet-stream")
 
     async def body() -> object:
         yield encode(message)

@@ -15,7 +15,7 @@ import trio
 from gateway import app, config
 from gateway.core.job import Job, JobState
 from gateway.core.spool import Spool
-from gateway.ipp import DelimiterTag, Operation, Tag
+from gateway.ipp import DelimiterTag, Operation, ValueTag
 from tests.helpers import wait_for_state
 from tests.integration.test_backend_ipp import remote_job
 from tests.ipp_harness import ipptool_file, post, printer_uri, request, running_gateway, url
@@ -142,7 +142,7 @@ async def test_ipptool_print_job_through_gateway_to_ippeveprinter(tmp_path: Path
                 message = request(
                     Operation.GET_JOB_ATTRIBUTES, printer_uri(running, "/printers/office")
                 )
-                message.operation.add("job-id", Tag.INTEGER, job.id)
+                message.operation.add("job-id", ValueTag.INTEGER, job.id)
                 answer = await post(client, url(running, "/printers/office"), message)
     attrs = remote.group(DelimiterTag.JOB_ATTRIBUTES)
     assert attrs is not None
@@ -206,7 +206,7 @@ async def test_rejected_format_is_visible_through_lpq_and_ipp(tmp_path: Path) ->
                 message = request(
                     Operation.GET_JOB_ATTRIBUTES, printer_uri(running, "/printers/office")
                 )
-                message.operation.add("job-id", Tag.INTEGER, job.id)
+                message.operation.add("job-id", ValueTag.INTEGER, job.id)
                 answer = await post(client, url(running, "/printers/office"), message)
     assert "does not take text/plain" in done.state_message
     assert answer.job.value("job-state") == int(JobState.ABORTED)

@@ -14,7 +14,7 @@ import trio
 from gateway import app, config
 from gateway.core.job import Job, JobState
 from gateway.core.spool import Spool
-from gateway.ipp import Operation, Tag
+from gateway.ipp import Operation, ValueTag
 from gateway.lpd.controlfile import parse
 from tests.helpers import wait_for_state
 from tests.integration.test_backend_lpd_lprng import hf_copies
@@ -78,7 +78,7 @@ async def completed_by_ipp(running: app.Running, job: Job) -> int:
     await wait_for_state(running.context.spool, job.id, JobState.COMPLETED)
     async with httpx.AsyncClient() as client:
         message = request(Operation.GET_JOB_ATTRIBUTES, printer_uri(running, "/printers/office"))
-        message.operation.add("job-id", Tag.INTEGER, job.id)
+        message.operation.add("job-id", ValueTag.INTEGER, job.id)
         answer = await post(client, url(running, "/printers/office"), message)
     return int(answer.job.value("job-state"))
 

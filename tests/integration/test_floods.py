@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import config
 from gateway.core.job import JobState
-from gateway.ipp import Operation, StatusCode, Tag, decode, encode
+from gateway.ipp import Operation, StatusCode, ValueTag, decode, encode
 from tests.helpers import wait_for_state
 from tests.ipp_harness import printer_uri, request, running_gateway, url
 from tests.lpd_harness import RawClient, control
@@ -72,7 +72,7 @@ async def test_idle_floods_and_slow_loris_do_not_block_a_normal_client(tmp_path:
             # ... and so does a normal IPP client.
             async with httpx.AsyncClient(timeout=20) as http:
                 message = request(Operation.PRINT_JOB, printer_uri(running, "/ipp/print"))
-                message.operation.add("document-format", Tag.MIME_MEDIA_TYPE, "text/plain")
+                message.operation.add("document-format", ValueTag.MIME_MEDIA_TYPE, "text/plain")
                 response = await http.post(
                     url(running, "/ipp/print"),
                     content=encode(message) + b"ipp job\n",

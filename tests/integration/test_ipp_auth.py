@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.ipp import Operation, StatusCode, Tag, encode
-from gateway.ipp.auth import set_password
+from gateway.ipp import Operation, StatusCode, ValueTag, encode
+from gateway.ipp.server.auth import set_password
 from tests.ipp_harness import (
     gateway_config,
     post,
@@ -42,8 +42,8 @@ def auth_config(tmp_path: Path, **ipp: object) -> object:
 
 def print_job(uri: str, *, user: str = "mallory") -> bytes:
     message = request(Operation.PRINT_JOB, uri, user=user)
-    message.operation.add("job-name", Tag.NAME, "secret plans")
-    message.operation.add("document-format", Tag.MIME_MEDIA_TYPE, "text/plain")
+    message.operation.add("job-name", ValueTag.NAME, "secret plans")
+    message.operation.add("document-format", ValueTag.MIME_MEDIA_TYPE, "text/plain")
     return encode(message) + b"top secret\n"
 
 
@@ -83,13 +83,13 @@ async def test_basic_auth_over_tls(tmp_path: Path) -> None:
                 assert job is not None and job.user == "alice"
                 # Bob sees that the job exists, not what it is, and may not cancel it.
                 get = request(Operation.GET_JOB_ATTRIBUTES, uri, user="bob")
-                get.operation.add("job-id", Tag.INTEGER, job_id)
+                get.operation.add("job-id", ValueTag.INTEGER, job_id)
                 seen = await post(bob, target, get)
                 assert seen.job.value("job-id") == job_id
                 assert seen.job.get("job-name") is None
                 assert seen.job.get("job-originating-user-name") is None
                 cancel = request(Operation.CANCEL_JOB, uri, user="bob")
-                cancel.operation.add("job-id", Tag.INTEGER, job_id)
+                cancel.operation.add("job-id", ValueTag.INTEGER, job_id)
                 refused = await post(bob, target, cancel)
                 assert refused.status == StatusCode.CLIENT_ERROR_NOT_AUTHORIZED
                 # Alice sees everything; carol, an operator, may cancel it.

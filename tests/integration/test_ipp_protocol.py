@@ -16,9 +16,9 @@ import trio
 
 from gateway.app import Running
 from gateway.core.job import JobState
-from gateway.ipp import DelimiterTag, Operation, StatusCode, Tag, decode, encode
-from gateway.ipp.operations_handler import HANDLERS
-from gateway.ipp.service import IppRequest, IppResponse, IppService
+from gateway.ipp import DelimiterTag, Operation, StatusCode, ValueTag, decode, encode
+from gateway.ipp.server.handlers import HANDLERS
+from gateway.ipp.server.request import IppRequest, IppResponse, IppService
 from tests.helpers import wait_for_state
 from tests.ipp_harness import (
     Answer,
@@ -232,7 +232,10 @@ async def test_document_format_not_supported(gateway: Running) -> None:
 
 async def test_unsupported_job_attributes_and_fidelity(gateway: Running) -> None:
 
-    group = {"x-unknown": (Tag.KEYWORD, "yes"), "media": (Tag.KEYWORD, "na_foolscap_8.5x13in")}
+    group = {
+        "x-unknown": (ValueTag.KEYWORD, "yes"),
+        "media": (ValueTag.KEYWORD, "na_foolscap_8.5x13in"),
+    }
     with trio.fail_after(10):
         async with httpx.AsyncClient() as client:
             answer = await print_job(client, gateway, job_group=group, fidelity=True)
@@ -240,7 +243,7 @@ async def test_unsupported_job_attributes_and_fidelity(gateway: Running) -> None
             unsupported = answer.message.group(DelimiterTag.UNSUPPORTED_ATTRIBUTES)
             assert unsupported is not None
             assert unsupported.names() == ["x-unknown", "media"]
-            assert unsupported["x-unknown"].tag == Tag.UNSUPPORTED
+            assert unsupported["x-unknown"].tag == ValueTag.UNSUPPORTED
             answer = await print_job(client, gateway, job_group=group, fidelity=False)
             assert answer.status == S.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES
             job = gateway.context.spool.get(answer.job.value("job-id"))
@@ -328,7 +331,7 @@ async def test_get_jobs_filters_and_attribute_groups(gateway: Running) -> None:
                     client,
                     gateway,
                     user=user,
-                    job_group={"job-hold-until": (Tag.KEYWORD, "indefinite")},
+                    job_group={"job-hold-until": (ValueTag.KEYWORD, "indefinite")},
                 )
                 ids.append(answer.job.value("job-id"))
             assert all(spool.get(i).state == JobState.PENDING_HELD for i in ids)
@@ -387,7 +390,7 @@ async def test_set_job_attributes_holds_and_releases(gateway: Running) -> None:
     with trio.fail_after(20):
         async with httpx.AsyncClient() as client:
             answer = await print_job(
-                client, gateway, job_group={"job-hold-until": (Tag.KEYWORD, "indefinite")}
+                client, gateway, job_group={"job-hold-until": (ValueTag.KEYWORD, "indefinite")}
             )
             job_id = answer.job.value("job-id")
             message = request(Operation.SET_JOB_ATTRIBUTES, uri)

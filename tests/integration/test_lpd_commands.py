@@ -243,3 +243,22 @@ async def test_recently_aborted_job_is_reported_with_its_reason(
         assert alice.id not in {j.job_number for j in status.jobs}
     text = (await command(gw, b"\x03lp bob\n")).decode()
     assert "aborted" not in text and "bob" in text
+
+
+async def test_hold_new_jobs_holds_lpd_jobs_too(nursery: trio.Nursery, tmp_path: Path) -> None:
+    """Hold-New-Jobs is the queue's policy, not the IPP front-end's: an LPD job that
+    arrives while it is set waits pending-held, one that arrives after is printed."""
+    gw = await gateway(nursery, tmp_path)
+    queue = gw.running.context.queues.get("lp")
+    assert queue is not None
+    queue.hold_new_jobs = True
+    await submit(gw, [("alice", 600)])
+    queue.hold_new_jobs = False
+    await submit(gw, [("bob", 601)])
+    first, second = gw.jobs()
+    assert first.state == JobState.PENDING_HELD
+    assert "job-hold-until-specified" in first.state_reasons
+    await gw.completed(second.id)
+    still = gw.spool.get(first.id)
+    assert still is not None
+    assert still.state == JobState.PENDING_HELD

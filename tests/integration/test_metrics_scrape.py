@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import config
 from gateway.core.job import JobState
-from gateway.ipp import Operation, Tag, encode
+from gateway.ipp import Operation, ValueTag, encode
 from tests.helpers import wait_for_state
 from tests.ipp_harness import printer_uri, request, running_gateway, url
 from tests.lpd_harness import RawClient, control
@@ -48,7 +48,7 @@ async def test_counters_move_as_jobs_flow(tmp_path: Path) -> None:
             # ... and one by IPP.
             uri = printer_uri(running, "/printers/lp")
             message = request(Operation.PRINT_JOB, uri)
-            message.operation.add("document-format", Tag.MIME_MEDIA_TYPE, "text/plain")
+            message.operation.add("document-format", ValueTag.MIME_MEDIA_TYPE, "text/plain")
             await client.post(
                 url(running, "/printers/lp"),
                 content=encode(message) + b"y" * 500,

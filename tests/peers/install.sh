@@ -9,8 +9,17 @@ set -euo pipefail
 PEERS_ROOT=${PEERS_ROOT:-/opt/lpd-ipp-gateway-peers}
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
+# Debian 13 renamed some libraries (the 64-bit time_t transition): take the first
+# name of each list that this release knows.
+pick() {
+    for name in "$@"; do
+        if apt-cache show "$name" >/dev/null 2>&1; then echo "$name"; return; fi
+    done
+    echo "$1"
+}
+libcups=$(pick libcups2t64 libcups2)
 apt-get install -y --no-install-recommends \
-    lprng cups-daemon cups-common cups-ipp-utils libcups2 rlpr \
+    lprng cups-daemon cups-common cups-ipp-utils "$libcups" rlpr \
     dbus avahi-daemon avahi-utils ca-certificates python3-venv python3-pip systemd \
     chromium fonts-dejavu-core
 # The tests start avahi-daemon themselves, on loopback only (tests/peers/eve.py);

@@ -6,7 +6,8 @@ import base64
 import os
 from pathlib import Path
 
-from gateway.ipp.auth import (
+from gateway.ipp.operations import Operation
+from gateway.ipp.server.auth import (
     PasswordFile,
     basic_credentials,
     check_password,
@@ -14,7 +15,6 @@ from gateway.ipp.auth import (
     needs_user,
     set_password,
 )
-from gateway.ipp.operations import Operation
 
 
 def test_hash_is_salted_and_checks() -> None:

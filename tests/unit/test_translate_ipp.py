@@ -15,15 +15,18 @@ from gateway.core.job import Attributes, Document, Frontend, Job, JobState, Orig
 from gateway.core.translate import (
     LpdDataFile,
     LpdOutputOptions,
-    control_file_name,
     controlfile_to_ipp,
-    data_file_name,
     ipp_to_controlfile,
-    lpd_file_host,
     lpd_letter,
-    lpd_user_name,
 )
-from gateway.lpd.controlfile import parse, serialise
+from gateway.lpd.controlfile import (
+    control_file_name,
+    data_file_name,
+    lpd_file_host,
+    lpd_user_name,
+    parse,
+    serialise,
+)
 
 OPTS = LpdOutputOptions(host="gw.example.org")
 

@@ -385,3 +385,34 @@ async def test_cancel_racing_the_hand_off_does_not_stop_the_dispatcher(spool: Sp
         nursery.cancel_scope.cancel()
     assert spool.get(first.id).state == JobState.CANCELED  # type: ignore[union-attr]
     assert backend.submitted == [first.id, second.id]
+
+
+async def test_in_handoff_is_the_next_job_of_an_idle_enabled_queue(spool: Spool) -> None:
+    queue = Queue(QueueConfig("lp", "test://x"), ScriptedBackend())
+    dispatcher = Dispatcher(spool, Queues([queue]))
+    first = await spool_job(spool)
+    second = await spool_job(spool)
+    assert dispatcher.in_handoff(first)
+    assert not dispatcher.in_handoff(second)  # not its turn yet
+    queue.enabled = False
+    assert not dispatcher.in_handoff(first)
+    with trio.fail_after(1):  # nothing to wait for: answered at once
+        assert await dispatcher.settled(first, 60) == spool.get(first.id)
+
+
+async def test_settled_waits_until_the_backend_has_the_job(spool: Spool) -> None:
+    backend = ScriptedBackend(block=trio.Event())
+    dispatcher = Dispatcher(spool, Queues([Queue(QueueConfig("lp", "test://x"), backend)]))
+    job = await spool_job(spool)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        with trio.fail_after(5):
+            processing = await wait_for_state(spool, job.id, JobState.PROCESSING)
+            assert dispatcher.in_handoff(processing)
+            still = await dispatcher.settled(processing, 0.01)  # gives up after `wait`
+            assert still is not None and still.state == JobState.PROCESSING
+            assert backend.block is not None
+            backend.block.set()
+            done = await dispatcher.settled(processing, 5)
+        assert done is not None and done.state == JobState.COMPLETED
+        nursery.cancel_scope.cancel()

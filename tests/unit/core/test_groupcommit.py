@@ -23,7 +23,6 @@ import pytest
 import trio
 from trio.testing import wait_all_tasks_blocked
 
-from gateway.core.groupcommit import CommitFailed, GroupCommit, Write
 from gateway.core.job import Frontend, Job, JobState, Origin
 from gateway.core.spool import (
     BUFFER_SIZE,
@@ -36,6 +35,7 @@ from gateway.core.spool import (
     Spool,
     SpoolError,
 )
+from gateway.core.spool.groupcommit import CommitFailed, GroupCommit, Write
 from tests.helpers import spool_job
 
 ORIGIN = Origin(Frontend.API, peer="127.0.0.1", host="client.example", user="alice")

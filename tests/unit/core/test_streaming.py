@@ -1,4 +1,4 @@
-"""`gateway.lpd.spooling.BodyWriter`: chunks joined, order kept, errors
+"""`gateway.core.streaming.BodyWriter`: chunks joined, order kept, errors
 surfacing as themselves."""
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from gateway.ipp import (
     OutOfBand,
     RangeOfInteger,
     Resolution,
-    Tag,
     TextWithLanguage,
     Value,
+    ValueTag,
 )
 
 int32 = st.integers(-(2**31), 2**31 - 1)
@@ -48,31 +48,31 @@ def _value(tag: int, strategy: st.SearchStrategy[object]) -> st.SearchStrategy[V
 
 
 scalar_values = st.one_of(
-    _value(Tag.INTEGER, int32),
-    _value(Tag.ENUM, int32),
-    _value(Tag.BOOLEAN, st.booleans()),
-    _value(Tag.OCTET_STRING, st.binary(max_size=40)),
-    _value(Tag.DATE_TIME, datetimes),
-    _value(Tag.RESOLUTION, st.builds(Resolution, int32, int32, st.integers(0, 255))),
-    _value(Tag.RANGE_OF_INTEGER, ranges),
-    _value(Tag.TEXT_WITH_LANGUAGE, st.builds(TextWithLanguage, unicode_text, languages)),
-    _value(Tag.NAME_WITH_LANGUAGE, st.builds(NameWithLanguage, unicode_text, languages)),
-    _value(Tag.TEXT_WITHOUT_LANGUAGE, unicode_text),
-    _value(Tag.NAME_WITHOUT_LANGUAGE, unicode_text),
-    _value(Tag.KEYWORD, keywords),
-    _value(Tag.URI, ascii_text),
-    _value(Tag.URI_SCHEME, ascii_text),
-    _value(Tag.CHARSET, st.sampled_from(["utf-8", "us-ascii"])),
-    _value(Tag.NATURAL_LANGUAGE, languages),
-    _value(Tag.MIME_MEDIA_TYPE, ascii_text),
+    _value(ValueTag.INTEGER, int32),
+    _value(ValueTag.ENUM, int32),
+    _value(ValueTag.BOOLEAN, st.booleans()),
+    _value(ValueTag.OCTET_STRING, st.binary(max_size=40)),
+    _value(ValueTag.DATE_TIME, datetimes),
+    _value(ValueTag.RESOLUTION, st.builds(Resolution, int32, int32, st.integers(0, 255))),
+    _value(ValueTag.RANGE_OF_INTEGER, ranges),
+    _value(ValueTag.TEXT_WITH_LANGUAGE, st.builds(TextWithLanguage, unicode_text, languages)),
+    _value(ValueTag.NAME_WITH_LANGUAGE, st.builds(NameWithLanguage, unicode_text, languages)),
+    _value(ValueTag.TEXT_WITHOUT_LANGUAGE, unicode_text),
+    _value(ValueTag.NAME_WITHOUT_LANGUAGE, unicode_text),
+    _value(ValueTag.KEYWORD, keywords),
+    _value(ValueTag.URI, ascii_text),
+    _value(ValueTag.URI_SCHEME, ascii_text),
+    _value(ValueTag.CHARSET, st.sampled_from(["utf-8", "us-ascii"])),
+    _value(ValueTag.NATURAL_LANGUAGE, languages),
+    _value(ValueTag.MIME_MEDIA_TYPE, ascii_text),
     st.sampled_from(list(OutOfBand)).map(Value.out_of_band),
     st.builds(Value, st.sampled_from(UNKNOWN_TAGS), st.binary(max_size=20)),
-    _value(Tag.EXTENSION, st.binary(min_size=4, max_size=20)),
+    _value(ValueTag.EXTENSION, st.binary(min_size=4, max_size=20)),
 )
 
 
 def _collection(members: list[tuple[str, list[Value]]]) -> Value:
-    return Value(Tag.BEG_COLLECTION, Collection(Attribute(n, vs) for n, vs in members))
+    return Value(ValueTag.BEG_COLLECTION, Collection(Attribute(n, vs) for n, vs in members))
 
 
 values = st.recursive(

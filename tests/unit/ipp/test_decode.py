@@ -13,8 +13,8 @@ from gateway.ipp import (
     OutOfBand,
     RangeOfInteger,
     Resolution,
-    Tag,
     TextWithLanguage,
+    ValueTag,
     decode,
     encode,
 )
@@ -64,13 +64,13 @@ def test_worked_example_section_1_8() -> None:
         "printer-uri",
         "requested-attributes",
     ]
-    assert op["attributes-charset"].tag == Tag.CHARSET
+    assert op["attributes-charset"].tag == ValueTag.CHARSET
     assert op.value("attributes-natural-language") == "en"
     assert op.value("printer-uri") == "ipp://127.0.0.1:18700/ipp/print"
     requested = message.get(DelimiterTag.OPERATION_ATTRIBUTES, "requested-attributes")
     assert requested is not None
     assert requested.python_values == ["printer-state", "printer-name"]
-    assert [v.tag for v in requested.values] == [Tag.KEYWORD, Tag.KEYWORD]
+    assert [v.tag for v in requested.values] == [ValueTag.KEYWORD, ValueTag.KEYWORD]
     assert encode(message) == WORKED_EXAMPLE
 
 
@@ -121,16 +121,18 @@ def test_one_set_of_collections() -> None:
 def test_fixed_size_examples_section_1_5() -> None:
     when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     items = [
-        attr(Tag.DATE_TIME, "printer-current-time", bytes.fromhex("07e80506070809002b0000")),
-        attr(Tag.RESOLUTION, "printer-resolution-default", bytes.fromhex("000002580000025803")),
-        attr(Tag.NAME_WITH_LANGUAGE, "job-name", b"\x00\x02fr\x00\x07Bonjour"),
-        attr(Tag.TEXT_WITH_LANGUAGE, "job-message", b"\x00\x05de-CH\x00\x03\xc3\xa4h"),
-        attr(Tag.RANGE_OF_INTEGER, "copies-supported", int32(1) + int32(999)),
-        attr(Tag.NO_VALUE, "media-default", b""),
-        attr(Tag.BOOLEAN, "color-supported", b"\x01"),
-        attr(Tag.ENUM, "printer-state", int32(3)),
-        attr(Tag.INTEGER, "neg", int32(-5)),
-        attr(Tag.OCTET_STRING, "printer-alert", b"code=other"),
+        attr(ValueTag.DATE_TIME, "printer-current-time", bytes.fromhex("07e80506070809002b0000")),
+        attr(
+            ValueTag.RESOLUTION, "printer-resolution-default", bytes.fromhex("000002580000025803")
+        ),
+        attr(ValueTag.NAME_WITH_LANGUAGE, "job-name", b"\x00\x02fr\x00\x07Bonjour"),
+        attr(ValueTag.TEXT_WITH_LANGUAGE, "job-message", b"\x00\x05de-CH\x00\x03\xc3\xa4h"),
+        attr(ValueTag.RANGE_OF_INTEGER, "copies-supported", int32(1) + int32(999)),
+        attr(ValueTag.NO_VALUE, "media-default", b""),
+        attr(ValueTag.BOOLEAN, "color-supported", b"\x01"),
+        attr(ValueTag.ENUM, "printer-state", int32(3)),
+        attr(ValueTag.INTEGER, "neg", int32(-5)),
+        attr(ValueTag.OCTET_STRING, "printer-alert", b"code=other"),
     ]
     data = request(*items)
     message, _ = decode(data)
@@ -149,7 +151,7 @@ def test_fixed_size_examples_section_1_5() -> None:
 
 
 def test_datetime_offsets_and_deciseconds() -> None:
-    data = request(attr(Tag.DATE_TIME, "t", bytes.fromhex("07e80506070809052d0530")))
+    data = request(attr(ValueTag.DATE_TIME, "t", bytes.fromhex("07e80506070809052d0530")))
     value = decode(data)[0].operation.value("t")
     assert isinstance(value, datetime)
     assert value.utcoffset() == -timedelta(hours=5, minutes=48)
@@ -158,7 +160,7 @@ def test_datetime_offsets_and_deciseconds() -> None:
 
 
 def test_leap_second_reads_as_59() -> None:
-    data = request(attr(Tag.DATE_TIME, "t", bytes.fromhex("07e805060708" + "3c" + "002b0000")))
+    data = request(attr(ValueTag.DATE_TIME, "t", bytes.fromhex("07e805060708" + "3c" + "002b0000")))
     value = decode(data)[0].operation.value("t")
     assert isinstance(value, datetime)
     assert value.second == 59
@@ -174,7 +176,7 @@ def test_unknown_tags_round_trip_raw() -> None:
     op = message.operation
     assert op["vendor"].tag == 0x5F
     assert op.value("vendor") == b"\x01\x02"
-    assert op["extended"].tag == Tag.EXTENSION
+    assert op["extended"].tag == ValueTag.EXTENSION
     assert op.value("extended") == b"\x40\x00\x00\x01xyz"
     assert op.value("reserved-oob") == b""
     assert encode(message) == data
@@ -182,24 +184,24 @@ def test_unknown_tags_round_trip_raw() -> None:
 
 def test_out_of_band_with_data_is_tolerated() -> None:
     """Some printers send bytes with out-of-band tags; CUPS copes, so do we."""
-    message, _ = decode(request(attr(Tag.UNKNOWN, "printer-geo-location", b"junk")))
+    message, _ = decode(request(attr(ValueTag.UNKNOWN, "printer-geo-location", b"junk")))
     assert message.operation.value("printer-geo-location") is OutOfBand.UNKNOWN
 
 
 def test_mixed_tags_in_one_set_of() -> None:
     data = request(
-        attr(Tag.KEYWORD, "job-sheets", b"none"),
-        attr(Tag.NAME_WITHOUT_LANGUAGE, "", b"My Banner"),
+        attr(ValueTag.KEYWORD, "job-sheets", b"none"),
+        attr(ValueTag.NAME_WITHOUT_LANGUAGE, "", b"My Banner"),
     )
     message, _ = decode(data)
     sheets = message.operation["job-sheets"]
-    assert [v.tag for v in sheets.values] == [Tag.KEYWORD, Tag.NAME_WITHOUT_LANGUAGE]
+    assert [v.tag for v in sheets.values] == [ValueTag.KEYWORD, ValueTag.NAME_WITHOUT_LANGUAGE]
     assert encode(message) == data
 
 
 def test_repeated_groups_and_empty_message() -> None:
-    data = HEADER + OP + CHARSET + b"\x02" + attr(Tag.INTEGER, "job-id", int32(1))
-    data += b"\x02" + attr(Tag.INTEGER, "job-id", int32(2)) + END
+    data = HEADER + OP + CHARSET + b"\x02" + attr(ValueTag.INTEGER, "job-id", int32(1))
+    data += b"\x02" + attr(ValueTag.INTEGER, "job-id", int32(2)) + END
     message, _ = decode(data)
     jobs = message.groups_of(DelimiterTag.JOB_ATTRIBUTES)
     assert [g.value("job-id") for g in jobs] == [1, 2]

@@ -16,7 +16,7 @@ from gateway.ipp import (
     Operation,
     Resolution,
     StatusCode,
-    Tag,
+    ValueTag,
     check_request,
     decode,
     encode,
@@ -194,30 +194,30 @@ def test_ippeveprinter_printer_attributes() -> None:
     printer = message.group(DelimiterTag.PRINTER_ATTRIBUTES)
     assert printer is not None
     assert printer.value("printer-name") == "TestPrinter"
-    assert printer["printer-state"].tag == Tag.ENUM
+    assert printer["printer-state"].tag == ValueTag.ENUM
     assert "1.1" in printer.values("ipp-versions-supported")
     assert Operation.PRINT_JOB in printer.values("operations-supported")
     assert isinstance(printer.value("printer-current-time"), datetime)
     assert isinstance(printer.value("printer-resolution-default"), Resolution)
     assert all(isinstance(c, Collection) for c in printer.values("media-col-database"))
     assert _tags(printer, set()) >= {
-        Tag.UNKNOWN,
-        Tag.INTEGER,
-        Tag.BOOLEAN,
-        Tag.ENUM,
-        Tag.OCTET_STRING,
-        Tag.DATE_TIME,
-        Tag.RESOLUTION,
-        Tag.RANGE_OF_INTEGER,
-        Tag.BEG_COLLECTION,
-        Tag.TEXT,
-        Tag.NAME,
-        Tag.KEYWORD,
-        Tag.URI,
-        Tag.URI_SCHEME,
-        Tag.CHARSET,
-        Tag.NATURAL_LANGUAGE,
-        Tag.MIME_MEDIA_TYPE,
+        ValueTag.UNKNOWN,
+        ValueTag.INTEGER,
+        ValueTag.BOOLEAN,
+        ValueTag.ENUM,
+        ValueTag.OCTET_STRING,
+        ValueTag.DATE_TIME,
+        ValueTag.RESOLUTION,
+        ValueTag.RANGE_OF_INTEGER,
+        ValueTag.BEG_COLLECTION,
+        ValueTag.TEXT,
+        ValueTag.NAME,
+        ValueTag.KEYWORD,
+        ValueTag.URI,
+        ValueTag.URI_SCHEME,
+        ValueTag.CHARSET,
+        ValueTag.NATURAL_LANGUAGE,
+        ValueTag.MIME_MEDIA_TYPE,
     }
 
 
@@ -265,7 +265,7 @@ def test_ipptool_print_job_media_col_details() -> None:
     size = media_col.value("media-size")
     assert isinstance(size, Collection)
     assert (size.value("x-dimension"), size.value("y-dimension")) == (10160, 15240)
-    assert job["print-quality"].tag == Tag.ENUM
+    assert job["print-quality"].tag == ValueTag.ENUM
     assert job.value("print-quality") == 5
 
 
@@ -280,5 +280,5 @@ def test_lp_requests() -> None:
     assert op.value("job-id") == 1
     assert op.value("document-name") == "testfile.txt"
     assert op.value("document-format") == "application/octet-stream"
-    assert op["requesting-user-name"].tag == Tag.NAME_WITHOUT_LANGUAGE
+    assert op["requesting-user-name"].tag == ValueTag.NAME_WITHOUT_LANGUAGE
     assert op.value("last-document") is True

@@ -19,9 +19,9 @@ from gateway.ipp import (
     RangeOfInteger,
     Resolution,
     StatusCode,
-    Tag,
     TextWithLanguage,
     Value,
+    ValueTag,
     decode,
     encode,
 )
@@ -45,7 +45,7 @@ def test_build_printer_attributes_response() -> None:
     ]
     printer = response.add_group(DelimiterTag.PRINTER_ATTRIBUTES)
     (
-        printer.add("printer-name", Tag.NAME_WITHOUT_LANGUAGE, "lp")
+        printer.add("printer-name", ValueTag.NAME_WITHOUT_LANGUAGE, "lp")
         .add_enum("printer-state", JobState.PENDING)
         .add_keyword("printer-state-reasons", "none")
         .add_boolean("printer-is-accepting-jobs", True)
@@ -62,7 +62,7 @@ def test_build_printer_attributes_response() -> None:
         .add_octet_string("printer-alert", b"code=other")
         .add_datetime("printer-current-time", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
         .add_out_of_band("media-default", OutOfBand.NO_VALUE)
-        .add("printer-geo-location", Tag.UNKNOWN)
+        .add("printer-geo-location", ValueTag.UNKNOWN)
         .add_collection("media-col-default", Collection().add_keyword("media-source", "main"))
     )
     decoded, _ = decode(encode(response))
@@ -71,7 +71,10 @@ def test_build_printer_attributes_response() -> None:
     assert decoded.value(DelimiterTag.PRINTER_ATTRIBUTES, "printer-state") == 3
     info = decoded.get(DelimiterTag.PRINTER_ATTRIBUTES, "printer-info")
     assert info is not None
-    assert [v.tag for v in info.values] == [Tag.TEXT_WITHOUT_LANGUAGE, Tag.TEXT_WITH_LANGUAGE]
+    assert [v.tag for v in info.values] == [
+        ValueTag.TEXT_WITHOUT_LANGUAGE,
+        ValueTag.TEXT_WITH_LANGUAGE,
+    ]
     assert (
         decoded.value(DelimiterTag.PRINTER_ATTRIBUTES, "printer-geo-location") is OutOfBand.UNKNOWN
     )
@@ -104,9 +107,9 @@ def test_lookup_helpers() -> None:
     assert op.values("missing") == []
     with pytest.raises(KeyError):
         op["missing"]
-    op.set("requested-attributes", Tag.KEYWORD, "all")
+    op.set("requested-attributes", ValueTag.KEYWORD, "all")
     assert op.values("requested-attributes") == ["all"]
-    op.set("limit", Tag.INTEGER, 5)
+    op.set("limit", ValueTag.INTEGER, 5)
     assert op.names() == ["requested-attributes", "limit"]
     assert op.remove("limit")
     assert not op.remove("limit")
@@ -128,16 +131,16 @@ def test_operation_and_status_names() -> None:
 @pytest.mark.parametrize(
     ("tag", "value"),
     [
-        (Tag.INTEGER, True),
-        (Tag.INTEGER, "1"),
-        (Tag.BOOLEAN, 1),
-        (Tag.KEYWORD, b"x"),
-        (Tag.TEXT, 5),
-        (Tag.DATE_TIME, datetime(2020, 1, 1)),  # naive
-        (Tag.BEG_COLLECTION, {}),
-        (Tag.NO_VALUE, OutOfBand.UNKNOWN),
-        (Tag.END_COLLECTION, b""),
-        (Tag.MEMBER_ATTR_NAME, "x"),
+        (ValueTag.INTEGER, True),
+        (ValueTag.INTEGER, "1"),
+        (ValueTag.BOOLEAN, 1),
+        (ValueTag.KEYWORD, b"x"),
+        (ValueTag.TEXT, 5),
+        (ValueTag.DATE_TIME, datetime(2020, 1, 1)),  # naive
+        (ValueTag.BEG_COLLECTION, {}),
+        (ValueTag.NO_VALUE, OutOfBand.UNKNOWN),
+        (ValueTag.END_COLLECTION, b""),
+        (ValueTag.MEMBER_ATTR_NAME, "x"),
         (0x5F, "not bytes"),
         (0x05, b""),
     ],
@@ -157,25 +160,25 @@ def _encode_one(attribute: Attribute) -> bytes:
     "attribute",
     [
         Attribute("empty", []),
-        Attribute("", [Value(Tag.INTEGER, 1)]),
-        Attribute("bad name", [Value(Tag.INTEGER, 1)]),
-        Attribute.of("i", Tag.INTEGER, 2**31),
-        Attribute.of("t", Tag.TEXT, "x" * 32768),
-        Attribute.of("o", Tag.OCTET_STRING, b"x" * 32768),
-        Attribute.of("k", Tag.KEYWORD, "two words"),
-        Attribute.of("k", Tag.KEYWORD, ""),
-        Attribute.of("u", Tag.URI, "ipp://é"),
-        Attribute.of("r", Tag.RANGE_OF_INTEGER, RangeOfInteger(5, 1)),
-        Attribute.of("r", Tag.RESOLUTION, Resolution(1, 1, 256)),
-        Attribute.of("x", Tag.EXTENSION, b"\x00"),
-        Attribute.of("t", Tag.TEXT_WITH_LANGUAGE, TextWithLanguage("x", "é")),
+        Attribute("", [Value(ValueTag.INTEGER, 1)]),
+        Attribute("bad name", [Value(ValueTag.INTEGER, 1)]),
+        Attribute.of("i", ValueTag.INTEGER, 2**31),
+        Attribute.of("t", ValueTag.TEXT, "x" * 32768),
+        Attribute.of("o", ValueTag.OCTET_STRING, b"x" * 32768),
+        Attribute.of("k", ValueTag.KEYWORD, "two words"),
+        Attribute.of("k", ValueTag.KEYWORD, ""),
+        Attribute.of("u", ValueTag.URI, "ipp://é"),
+        Attribute.of("r", ValueTag.RANGE_OF_INTEGER, RangeOfInteger(5, 1)),
+        Attribute.of("r", ValueTag.RESOLUTION, Resolution(1, 1, 256)),
+        Attribute.of("x", ValueTag.EXTENSION, b"\x00"),
+        Attribute.of("t", ValueTag.TEXT_WITH_LANGUAGE, TextWithLanguage("x", "é")),
         Attribute.of(
-            "d", Tag.DATE_TIME, datetime(2020, 1, 1, tzinfo=timezone(timedelta(seconds=30)))
+            "d", ValueTag.DATE_TIME, datetime(2020, 1, 1, tzinfo=timezone(timedelta(seconds=30)))
         ),
         Attribute.of(
-            "d", Tag.DATE_TIME, datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=15)))
+            "d", ValueTag.DATE_TIME, datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=15)))
         ),
-        Attribute.of("c", Tag.BEG_COLLECTION, Collection([Attribute("m", [])])),
+        Attribute.of("c", ValueTag.BEG_COLLECTION, Collection([Attribute("m", [])])),
     ],
 )
 def test_encode_validates(attribute: Attribute) -> None:
@@ -185,7 +188,7 @@ def test_encode_validates(attribute: Attribute) -> None:
 
 def test_attribute_of_needs_values() -> None:
     with pytest.raises(IppEncodeError):
-        Attribute.of("x", Tag.KEYWORD)
+        Attribute.of("x", ValueTag.KEYWORD)
 
 
 def test_encode_validates_header_and_groups() -> None:
@@ -210,5 +213,5 @@ def test_one_set_of_uses_zero_length_names() -> None:
 
 
 def test_max_length_value_encodes() -> None:
-    data = _encode_one(Attribute.of("o", Tag.OCTET_STRING, b"x" * 32767))
+    data = _encode_one(Attribute.of("o", ValueTag.OCTET_STRING, b"x" * 32767))
     assert decode(data)[0].operation.value("o") == b"x" * 32767

@@ -10,7 +10,7 @@ from gateway.ipp import (
     MessageParser,
     ParserLimits,
     StatusCode,
-    Tag,
+    ValueTag,
     decode,
 )
 
@@ -22,62 +22,74 @@ TOO_LARGE = StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE
 
 
 def member(name: str, *values: bytes) -> bytes:
-    return attr(Tag.MEMBER_ATTR_NAME, "", name.encode()) + b"".join(values)
+    return attr(ValueTag.MEMBER_ATTR_NAME, "", name.encode()) + b"".join(values)
 
 
-BEG = attr(Tag.BEG_COLLECTION, "", b"")
-ENDC = attr(Tag.END_COLLECTION, "", b"")
-COLL = attr(Tag.BEG_COLLECTION, "media-col", b"")
+BEG = attr(ValueTag.BEG_COLLECTION, "", b"")
+ENDC = attr(ValueTag.END_COLLECTION, "", b"")
+COLL = attr(ValueTag.BEG_COLLECTION, "media-col", b"")
 
 CASES: dict[str, tuple[bytes, object]] = {
     # framing -> HTTP 400
-    "attribute before any group": (HEADER + attr(Tag.KEYWORD, "a", b"b") + END, HTTP_400),
+    "attribute before any group": (HEADER + attr(ValueTag.KEYWORD, "a", b"b") + END, HTTP_400),
     "additional value before any attribute": (
-        HEADER + OP + attr(Tag.KEYWORD, "", b"b") + END,
+        HEADER + OP + attr(ValueTag.KEYWORD, "", b"b") + END,
         HTTP_400,
     ),
     "additional value first in a new group": (
-        HEADER + OP + CHARSET + b"\x02" + attr(Tag.KEYWORD, "", b"b") + END,
+        HEADER + OP + CHARSET + b"\x02" + attr(ValueTag.KEYWORD, "", b"b") + END,
         HTTP_400,
     ),
     "delimiter 0x00": (HEADER + b"\x00" + END, HTTP_400),
-    "integer of 2 bytes": (request(attr(Tag.INTEGER, "copies", b"\x00\x01")), HTTP_400),
-    "enum of 5 bytes": (request(attr(Tag.ENUM, "s", b"\x00" * 5)), HTTP_400),
-    "boolean of 2 bytes": (request(attr(Tag.BOOLEAN, "b", b"\x00\x01")), HTTP_400),
+    "integer of 2 bytes": (request(attr(ValueTag.INTEGER, "copies", b"\x00\x01")), HTTP_400),
+    "enum of 5 bytes": (request(attr(ValueTag.ENUM, "s", b"\x00" * 5)), HTTP_400),
+    "boolean of 2 bytes": (request(attr(ValueTag.BOOLEAN, "b", b"\x00\x01")), HTTP_400),
     "dateTime of 10 bytes": (
-        request(attr(Tag.DATE_TIME, "t", b"\x07\xe8" + b"\x01" * 8)),
+        request(attr(ValueTag.DATE_TIME, "t", b"\x07\xe8" + b"\x01" * 8)),
         HTTP_400,
     ),
-    "resolution of 8 bytes": (request(attr(Tag.RESOLUTION, "r", b"\x00" * 8)), HTTP_400),
-    "rangeOfInteger of 7 bytes": (request(attr(Tag.RANGE_OF_INTEGER, "r", b"\x00" * 7)), HTTP_400),
+    "resolution of 8 bytes": (request(attr(ValueTag.RESOLUTION, "r", b"\x00" * 8)), HTTP_400),
+    "rangeOfInteger of 7 bytes": (
+        request(attr(ValueTag.RANGE_OF_INTEGER, "r", b"\x00" * 7)),
+        HTTP_400,
+    ),
     "textWithLanguage under 4 bytes": (
-        request(attr(Tag.TEXT_WITH_LANGUAGE, "t", b"\x00\x00\x00")),
+        request(attr(ValueTag.TEXT_WITH_LANGUAGE, "t", b"\x00\x00\x00")),
         HTTP_400,
     ),
     "textWithLanguage language overflows": (
-        request(attr(Tag.TEXT_WITH_LANGUAGE, "t", b"\x00\x09en\x00\x00")),
+        request(attr(ValueTag.TEXT_WITH_LANGUAGE, "t", b"\x00\x09en\x00\x00")),
         HTTP_400,
     ),
     "nameWithLanguage text length mismatch": (
-        request(attr(Tag.NAME_WITH_LANGUAGE, "n", b"\x00\x02en\x00\x05abc")),
+        request(attr(ValueTag.NAME_WITH_LANGUAGE, "n", b"\x00\x02en\x00\x05abc")),
         HTTP_400,
     ),
     "extension shorter than 4 bytes": (request(attr(0x7F, "x", b"\x00\x01")), HTTP_400),
     "memberAttrName outside a collection": (request(member("x")), HTTP_400),
     "endCollection outside a collection": (request(ENDC), HTTP_400),
-    "begCollection with a value": (request(attr(Tag.BEG_COLLECTION, "c", b"x")), HTTP_400),
-    "endCollection with a value": (request(COLL, attr(Tag.END_COLLECTION, "", b"x")), HTTP_400),
-    "endCollection with a name": (request(COLL, attr(Tag.END_COLLECTION, "n", b"")), HTTP_400),
-    "memberAttrName with a name": (request(COLL, attr(Tag.MEMBER_ATTR_NAME, "n", b"m")), HTTP_400),
-    "empty memberAttrName": (request(COLL, attr(Tag.MEMBER_ATTR_NAME, "", b""), ENDC), HTTP_400),
+    "begCollection with a value": (request(attr(ValueTag.BEG_COLLECTION, "c", b"x")), HTTP_400),
+    "endCollection with a value": (
+        request(COLL, attr(ValueTag.END_COLLECTION, "", b"x")),
+        HTTP_400,
+    ),
+    "endCollection with a name": (request(COLL, attr(ValueTag.END_COLLECTION, "n", b"")), HTTP_400),
+    "memberAttrName with a name": (
+        request(COLL, attr(ValueTag.MEMBER_ATTR_NAME, "n", b"m")),
+        HTTP_400,
+    ),
+    "empty memberAttrName": (
+        request(COLL, attr(ValueTag.MEMBER_ATTR_NAME, "", b""), ENDC),
+        HTTP_400,
+    ),
     "two memberAttrNames in a row": (request(COLL, member("a"), member("b"), ENDC), HTTP_400),
     "memberAttrName without value at end": (request(COLL, member("a"), ENDC), HTTP_400),
     "member value without memberAttrName": (
-        request(COLL, attr(Tag.INTEGER, "", int32(1)), ENDC),
+        request(COLL, attr(ValueTag.INTEGER, "", int32(1)), ENDC),
         HTTP_400,
     ),
     "named attribute inside a collection": (
-        request(COLL, attr(Tag.INTEGER, "x", int32(1)), ENDC),
+        request(COLL, attr(ValueTag.INTEGER, "x", int32(1)), ENDC),
         HTTP_400,
     ),
     "group tag inside a collection": (
@@ -90,41 +102,44 @@ CASES: dict[str, tuple[bytes, object]] = {
         HTTP_400,
     ),
     # value content -> client-error-bad-request
-    "boolean 2": (request(attr(Tag.BOOLEAN, "b", b"\x02")), BAD),
-    "text not UTF-8": (request(attr(Tag.TEXT, "job-message", b"\xff\xfe")), BAD),
-    "name not UTF-8": (request(attr(Tag.NAME, "job-name", b"caf\xe9")), BAD),
+    "boolean 2": (request(attr(ValueTag.BOOLEAN, "b", b"\x02")), BAD),
+    "text not UTF-8": (request(attr(ValueTag.TEXT, "job-message", b"\xff\xfe")), BAD),
+    "name not UTF-8": (request(attr(ValueTag.NAME, "job-name", b"caf\xe9")), BAD),
     "nameWithLanguage text not UTF-8": (
-        request(attr(Tag.NAME_WITH_LANGUAGE, "n", b"\x00\x02en\x00\x01\xff")),
+        request(attr(ValueTag.NAME_WITH_LANGUAGE, "n", b"\x00\x02en\x00\x01\xff")),
         BAD,
     ),
-    "keyword not ASCII": (request(attr(Tag.KEYWORD, "sides", "één".encode())), BAD),
-    "keyword with a space": (request(attr(Tag.KEYWORD, "sides", b"one sided")), BAD),
-    "empty keyword": (request(attr(Tag.KEYWORD, "sides", b"")), BAD),
-    "uri not ASCII": (request(attr(Tag.URI, "printer-uri", "ipp://é/".encode())), BAD),
-    "mimeMediaType with control char": (request(attr(Tag.MIME_MEDIA_TYPE, "f", b"text\n")), BAD),
+    "keyword not ASCII": (request(attr(ValueTag.KEYWORD, "sides", "één".encode())), BAD),
+    "keyword with a space": (request(attr(ValueTag.KEYWORD, "sides", b"one sided")), BAD),
+    "empty keyword": (request(attr(ValueTag.KEYWORD, "sides", b"")), BAD),
+    "uri not ASCII": (request(attr(ValueTag.URI, "printer-uri", "ipp://é/".encode())), BAD),
+    "mimeMediaType with control char": (
+        request(attr(ValueTag.MIME_MEDIA_TYPE, "f", b"text\n")),
+        BAD,
+    ),
     "attribute name not ASCII": (
-        request(attr(Tag.KEYWORD, "n\xc3\xa9".encode("latin-1"), b"a")),
+        request(attr(ValueTag.KEYWORD, "n\xc3\xa9".encode("latin-1"), b"a")),
         BAD,
     ),
     "dateTime month 13": (
-        request(attr(Tag.DATE_TIME, "t", bytes.fromhex("07e80d06070809002b0000"))),
+        request(attr(ValueTag.DATE_TIME, "t", bytes.fromhex("07e80d06070809002b0000"))),
         BAD,
     ),
     "dateTime direction byte": (
-        request(attr(Tag.DATE_TIME, "t", bytes.fromhex("07e8050607080900200000"))),
+        request(attr(ValueTag.DATE_TIME, "t", bytes.fromhex("07e8050607080900200000"))),
         BAD,
     ),
     "dateTime year 0": (
-        request(attr(Tag.DATE_TIME, "t", bytes.fromhex("00000506070809002b0000"))),
+        request(attr(ValueTag.DATE_TIME, "t", bytes.fromhex("00000506070809002b0000"))),
         BAD,
     ),
     "rangeOfInteger lower > upper": (
-        request(attr(Tag.RANGE_OF_INTEGER, "r", int32(5) + int32(1))),
+        request(attr(ValueTag.RANGE_OF_INTEGER, "r", int32(5) + int32(1))),
         BAD,
     ),
     # charset
     "charset iso-8859-1": (
-        HEADER + OP + attr(Tag.CHARSET, "attributes-charset", b"iso-8859-1") + END,
+        HEADER + OP + attr(ValueTag.CHARSET, "attributes-charset", b"iso-8859-1") + END,
         StatusCode.CLIENT_ERROR_CHARSET_NOT_SUPPORTED,
     ),
 }
@@ -159,7 +174,7 @@ def test_rejection(case: str) -> None:
         HEADER,
         HEADER + OP + CHARSET,
         HEADER + OP + CHARSET[:10],
-        request(attr(Tag.KEYWORD, "x", b"abc"))[:-3],
+        request(attr(ValueTag.KEYWORD, "x", b"abc"))[:-3],
     ],
 )
 def test_truncated_is_http_400(data: bytes) -> None:
@@ -175,7 +190,7 @@ def test_nesting_at_the_limit_is_fine() -> None:
 
 
 def test_max_header_bytes() -> None:
-    data = request(attr(Tag.TEXT, "t", b"x" * 200))
+    data = request(attr(ValueTag.TEXT, "t", b"x" * 200))
     error = _error(data, ParserLimits(max_header_bytes=100))
     assert error.status == TOO_LARGE
     decode(data, ParserLimits(max_header_bytes=len(data)))
@@ -195,24 +210,25 @@ def test_max_header_bytes_hit_while_waiting_for_data() -> None:
 
 
 def test_max_attributes_and_values() -> None:
-    many = request(*(attr(Tag.INTEGER, f"a{i}", int32(i)) for i in range(10)))
+    many = request(*(attr(ValueTag.INTEGER, f"a{i}", int32(i)) for i in range(10)))
     assert _error(many, ParserLimits(max_attributes=5)).status == TOO_LARGE
     values = request(
-        attr(Tag.INTEGER, "a", int32(0)), *(attr(Tag.INTEGER, "", int32(i)) for i in range(10))
+        attr(ValueTag.INTEGER, "a", int32(0)),
+        *(attr(ValueTag.INTEGER, "", int32(i)) for i in range(10)),
     )
     assert _error(values, ParserLimits(max_values=5)).status == TOO_LARGE
 
 
 def test_max_value_length() -> None:
-    data = request(attr(Tag.OCTET_STRING, "o", b"x" * 40000))
+    data = request(attr(ValueTag.OCTET_STRING, "o", b"x" * 40000))
     assert _error(data).http_status == 400
     decode(data, ParserLimits(max_value_length=65535, max_header_bytes=10**6))
-    long_name = request(attr(Tag.OCTET_STRING, "n" * 300, b"x"))
+    long_name = request(attr(ValueTag.OCTET_STRING, "n" * 300, b"x"))
     assert _error(long_name, ParserLimits(max_value_length=255)).http_status == 400
 
 
 def test_lenient_keywords() -> None:
-    data = request(attr(Tag.KEYWORD, "media", b"Custom Size"))
+    data = request(attr(ValueTag.KEYWORD, "media", b"Custom Size"))
     assert _error(data).status == BAD
     message, _ = decode(data, ParserLimits(strict_keywords=False))
     assert message.operation.value("media") == "Custom Size"
@@ -245,4 +261,4 @@ def test_limits_validate_on_construction() -> None:
 
 def test_error_str_names_the_answer() -> None:
     assert "HTTP 400" in str(_error(HEADER + b"\x00"))
-    assert "client-error-bad-request" in str(_error(request(attr(Tag.BOOLEAN, "b", b"\x05"))))
+    assert "client-error-bad-request" in str(_error(request(attr(ValueTag.BOOLEAN, "b", b"\x05"))))

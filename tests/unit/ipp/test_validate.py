@@ -8,7 +8,7 @@ from gateway.ipp import (
     Message,
     Operation,
     StatusCode,
-    Tag,
+    ValueTag,
     check_group_order,
     check_operation_attributes,
     check_request,
@@ -53,9 +53,9 @@ def _ops(*attrs: tuple[str, int, str]) -> Message:
     return message
 
 
-CHARSET = ("attributes-charset", Tag.CHARSET, "utf-8")
-LANGUAGE = ("attributes-natural-language", Tag.NATURAL_LANGUAGE, "en")
-URI = ("printer-uri", Tag.URI, "ipp://h/ipp/print")
+CHARSET = ("attributes-charset", ValueTag.CHARSET, "utf-8")
+LANGUAGE = ("attributes-natural-language", ValueTag.NATURAL_LANGUAGE, "en")
+URI = ("printer-uri", ValueTag.URI, "ipp://h/ipp/print")
 
 
 def test_charset_and_language_permutations() -> None:
@@ -73,25 +73,29 @@ def test_charset_and_language_permutations() -> None:
 
 
 def test_wrong_syntax_or_two_values() -> None:
-    wrong_tag = _ops(("attributes-charset", Tag.KEYWORD, "utf-8"), LANGUAGE)
+    wrong_tag = _ops(("attributes-charset", ValueTag.KEYWORD, "utf-8"), LANGUAGE)
     assert check_operation_attributes(wrong_tag) is not None
     two = _ops(CHARSET, LANGUAGE)
     two.operation.attributes[1] = two.operation.attributes[1].of(
-        "attributes-natural-language", Tag.NATURAL_LANGUAGE, "en", "fr"
+        "attributes-natural-language", ValueTag.NATURAL_LANGUAGE, "en", "fr"
     )
     assert check_operation_attributes(two) is not None
 
 
 def test_charset_not_supported_and_bad_language() -> None:
-    latin = _ops(("attributes-charset", Tag.CHARSET, "iso-8859-1"), LANGUAGE)
+    latin = _ops(("attributes-charset", ValueTag.CHARSET, "iso-8859-1"), LANGUAGE)
     problem = check_operation_attributes(latin)
     assert problem is not None
     assert problem.status == StatusCode.CLIENT_ERROR_CHARSET_NOT_SUPPORTED
     assert (
-        check_operation_attributes(_ops(("attributes-charset", Tag.CHARSET, "UTF-8"), LANGUAGE))
+        check_operation_attributes(
+            _ops(("attributes-charset", ValueTag.CHARSET, "UTF-8"), LANGUAGE)
+        )
         is None
     )
-    bad_language = _ops(CHARSET, ("attributes-natural-language", Tag.NATURAL_LANGUAGE, "en_US!"))
+    bad_language = _ops(
+        CHARSET, ("attributes-natural-language", ValueTag.NATURAL_LANGUAGE, "en_US!")
+    )
     problem = check_operation_attributes(bad_language)
     assert problem is not None
     assert problem.status == BAD

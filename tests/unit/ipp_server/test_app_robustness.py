@@ -27,10 +27,10 @@ from gateway.core.dispatcher import Dispatcher
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import Spool
 from gateway.ipp import StatusCode, decode
-from gateway.ipp.operations_handler import HANDLERS
-from gateway.ipp.printer_attributes import Listener
-from gateway.ipp.server import HostAllowList, IppApp
-from gateway.ipp.service import IppService
+from gateway.ipp.server.asgi import HostAllowList, IppApp
+from gateway.ipp.server.handlers import HANDLERS
+from gateway.ipp.server.printer_attributes import Listener
+from gateway.ipp.server.request import IppService
 from tests.ipp_harness import gateway_config
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ipp"

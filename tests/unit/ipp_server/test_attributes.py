@@ -13,16 +13,16 @@ from gateway.backends.file import FileBackend
 from gateway.config import QueueConfig
 from gateway.core.job import Frontend, Job, JobState, Origin
 from gateway.core.queues import Queue
-from gateway.ipp import Attribute, Collection, RangeOfInteger, Resolution, Tag
-from gateway.ipp.job_attributes import (
+from gateway.ipp import Attribute, Collection, RangeOfInteger, Resolution, ValueTag
+from gateway.ipp.operations import Operation
+from gateway.ipp.server.job_attributes import (
     JOB_SYNTAX,
     attribute_to_json,
     expand_requested,
     job_group,
     stored_attribute,
 )
-from gateway.ipp.operations import Operation
-from gateway.ipp.printer_attributes import (
+from gateway.ipp.server.printer_attributes import (
     Listener,
     PrinterDescription,
     is_job_template,
@@ -35,18 +35,18 @@ from gateway.ipp.printer_attributes import (
 @pytest.mark.parametrize(
     "attribute",
     [
-        Attribute.of("copies", Tag.INTEGER, 3),
-        Attribute.of("finishings", Tag.ENUM, 3, 4),
-        Attribute.of("media", Tag.KEYWORD, "iso_a4_210x297mm"),
-        Attribute.of("page-ranges", Tag.RANGE_OF_INTEGER, RangeOfInteger(1, 2)),
+        Attribute.of("copies", ValueTag.INTEGER, 3),
+        Attribute.of("finishings", ValueTag.ENUM, 3, 4),
+        Attribute.of("media", ValueTag.KEYWORD, "iso_a4_210x297mm"),
+        Attribute.of("page-ranges", ValueTag.RANGE_OF_INTEGER, RangeOfInteger(1, 2)),
         Attribute.of(
-            "page-ranges", Tag.RANGE_OF_INTEGER, RangeOfInteger(1, 2), RangeOfInteger(5, 9)
+            "page-ranges", ValueTag.RANGE_OF_INTEGER, RangeOfInteger(1, 2), RangeOfInteger(5, 9)
         ),
-        Attribute.of("printer-resolution", Tag.RESOLUTION, Resolution(600, 600)),
-        Attribute.of("job-name", Tag.NAME, "report"),
+        Attribute.of("printer-resolution", ValueTag.RESOLUTION, Resolution(600, 600)),
+        Attribute.of("job-name", ValueTag.NAME, "report"),
         Attribute.of(
             "media-col",
-            Tag.BEG_COLLECTION,
+            ValueTag.BEG_COLLECTION,
             Collection()
             .add_collection(
                 "media-size",
@@ -94,7 +94,7 @@ def test_job_group_has_the_required_attributes() -> None:
         "time-at-completed", "job-printer-up-time", "copies", "job-originating-host-name",
     ):  # fmt: skip
         assert name in group, name
-    assert group["time-at-processing"].tag == Tag.NO_VALUE
+    assert group["time-at-processing"].tag == ValueTag.NO_VALUE
     only = job_group(job, job_uri="u", printer_uri="p", wanted={"job-id", "job-uri"}, up_time=5)
     assert only.names() == ["job-id", "job-uri"]
 

@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from gateway.core.spool import Spool
-from gateway.ipp.document import (
+from gateway.ipp.server.intake import (
     INFLATE_STEP,
     BodyReader,
     ClientGone,

@@ -8,9 +8,9 @@ import pytest
 
 from gateway.core.job import JobState
 from gateway.core.spool import Spool
-from gateway.ipp.server import HostAllowList, split_host
-from gateway.ipp.subscriptions import Subscriptions
-from gateway.ipp.tls import certificate_for
+from gateway.ipp.server.asgi import HostAllowList, split_host
+from gateway.ipp.server.subscription_store import Subscriptions
+from gateway.ipp.server.tls import certificate_for
 from tests.helpers import spool_job
 
 

@@ -1,4 +1,4 @@
-"""Which jobs lpq shows and lprm removes (gateway/lpd/query.py), on job
+"""Which jobs lpq shows and lprm removes (gateway/lpd/server/query.py), on job
 snapshots built directly: no network, no spool."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import ipaddress
 
 from gateway.core.job import Document, Frontend, Job, JobState, Origin
-from gateway.lpd.query import (
+from gateway.lpd.server.query import (
     Agent,
     client_number,
-    control_file_name,
     select_for_removal,
     status_entry,
 )
+from gateway.lpd.server.query import reply_name as control_file_name
 
 HERE = "10.0.0.7"
 ELSEWHERE = "10.0.0.8"
@@ -132,7 +132,7 @@ def test_dash_all_removes_this_hosts_jobs() -> None:
 
 
 def test_trusted_hosts_check() -> None:
-    from gateway.lpd.query import peer_is_trusted
+    from gateway.lpd.server.query import peer_is_trusted
 
     class Lpd:
         trusted_hosts = (ipaddress.ip_network("10.0.0.0/30"),)
@@ -151,7 +151,7 @@ def test_trusted_hosts_check() -> None:
 def test_failure_lines_recent_only_newest_first() -> None:
     from dataclasses import replace
 
-    from gateway.lpd.query import RECENT_FAILURES_SECONDS, failure_lines
+    from gateway.lpd.server.query import RECENT_FAILURES_SECONDS, failure_lines
 
     now = 1_000_000.0
     jobs = [
@@ -199,7 +199,7 @@ def test_huge_job_number_in_a_request_is_harmless() -> None:
 def test_ended_lines_show_recent_done_and_canceled_jobs() -> None:
     from dataclasses import replace
 
-    from gateway.lpd.query import RECENT_ENDED_SECONDS, ended_lines
+    from gateway.lpd.server.query import RECENT_ENDED_SECONDS, ended_lines
 
     now = 1_000_000.0
     jobs = [

@@ -1,10 +1,10 @@
-"""Receive-job helpers that need no network (gateway/lpd/receive.py)."""
+"""Receive-job helpers that need no network (gateway/lpd/server/receive.py)."""
 
 from __future__ import annotations
 
 from gateway.lpd.controlfile import parse
-from gateway.lpd.receive import with_synthesised_requests
-from gateway.lpd.session import normalise_peer
+from gateway.lpd.server.receive import with_synthesised_requests
+from gateway.lpd.server.session import normalise_peer
 
 
 def test_u_lines_without_print_lines_become_f() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import config
-from gateway.lpd.server import SourceLimits
+from gateway.lpd.server.listener import SourceLimits
 
 
 class Ctx:

@@ -1,4 +1,6 @@
-"""IPP event subscriptions with the ``ippget`` pull method (RFC 3995, RFC 3996).
+"""The subscription store: IPP event subscriptions for the ``ippget`` pull method.
+
+RFC 3995 subscription objects and RFC 3996 event logs.
 
 Why: IPP/2.1 (PWG 5100.12 section 6.3) requires subscriptions, and clients
 such as CUPS's ipp backend and mobile print services watch jobs with
@@ -28,9 +30,6 @@ from gateway.core.spool import Spool
 from .printer_attributes import IPPGET_EVENT_LIFE, NOTIFY_MAX_EVENTS
 
 MAX_SUBSCRIPTIONS = 100
-
-JOB_EVENTS = frozenset({"job-created", "job-completed", "job-state-changed", "job-config-changed"})
-PRINTER_EVENTS = frozenset({"printer-state-changed", "printer-config-changed", "printer-stopped"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,6 @@ the dispatcher cancels one already forwarded at its backend.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +38,8 @@ from gateway.core.job import Frontend, Job, JobState
 from gateway.core.queues import Queue
 from gateway.core.spool import JobNotFound, NotPossible
 from gateway.log import job_event
-from gateway.lpd.session import shown
+from gateway.lpd.controlfile import control_file_name
+from gateway.lpd.server.session import in_networks, shown
 from gateway.lpd.status import StatusEntry, filter_entries, printer_status_lines, render_status
 
 ACTIVE_STATES = frozenset({JobState.PROCESSING, JobState.PROCESSING_STOPPED})
@@ -107,6 +107,32 @@ def queue_state(
     return render_status(lines, entries, long=long, items=items)
 
 
+def _recent(
+    context: GatewayContext,
+    queue: Queue,
+    items: Sequence[str],
+    *,
+    peer: str,
+    now: float | None,
+    states: frozenset[JobState],
+    seconds: float,
+    most: int,
+) -> list[Job]:
+    """The queue's jobs in ``states`` that ended in the last ``seconds``, filtered
+    by the request's list, newest first, at most ``most`` of them."""
+    now = time.time() if now is None else now
+    ended = [
+        job
+        for job in context.spool.jobs(queue.name)
+        if job.state in states and now - (job.completed or job.updated) <= seconds
+    ]
+    if items:
+        named = {e.job_id for e in filter_entries([status_entry(j, peer) for j in ended], items)}
+        ended = [j for j in ended if j.id in named]
+    ended.sort(key=lambda j: (j.completed or j.updated, j.id), reverse=True)
+    return ended[:most]
+
+
 def failure_lines(
     context: GatewayContext,
     queue: Queue,
@@ -118,20 +144,19 @@ def failure_lines(
     """``Warning: job 12 (alice) aborted: <job-state-message>`` for the
     queue's jobs aborted in the last `RECENT_FAILURES_SECONDS` (newest first,
     at most `RECENT_FAILURES_SHOWN`), filtered by the request's list."""
-    now = time.time() if now is None else now
-    failed = [
-        job
-        for job in context.spool.jobs(queue.name)
-        if job.state is JobState.ABORTED
-        and now - (job.completed or job.updated) <= RECENT_FAILURES_SECONDS
-    ]
-    if items:
-        named = {e.job_id for e in filter_entries([status_entry(j, peer) for j in failed], items)}
-        failed = [j for j in failed if j.id in named]
-    failed.sort(key=lambda j: (j.completed or j.updated, j.id), reverse=True)
+    failed = _recent(
+        context,
+        queue,
+        items,
+        peer=peer,
+        now=now,
+        states=frozenset({JobState.ABORTED}),
+        seconds=RECENT_FAILURES_SECONDS,
+        most=RECENT_FAILURES_SHOWN,
+    )
     return [
         f"Warning: job {job.id} ({job.user}) aborted: {job.state_message or 'see the log'}"
-        for job in failed[:RECENT_FAILURES_SHOWN]
+        for job in failed
     ]
 
 
@@ -147,19 +172,18 @@ def ended_lines(
     well in the last `RECENT_ENDED_SECONDS` (newest first, at most
     `RECENT_ENDED_SHOWN`), filtered by the request's list: LPRng's lpq shows a
     finished job as ``done`` for a while, so a user sees it went through."""
-    now = time.time() if now is None else now
-    ended = [
-        job
-        for job in context.spool.jobs(queue.name)
-        if job.state in (JobState.COMPLETED, JobState.CANCELED)
-        and now - (job.completed or job.updated) <= RECENT_ENDED_SECONDS
-    ]
-    if items:
-        named = {e.job_id for e in filter_entries([status_entry(j, peer) for j in ended], items)}
-        ended = [j for j in ended if j.id in named]
-    ended.sort(key=lambda j: (j.completed or j.updated, j.id), reverse=True)
     words = {JobState.COMPLETED: "done", JobState.CANCELED: "canceled"}
-    return [f"job {job.id} ({job.user}) {words[job.state]}" for job in ended[:RECENT_ENDED_SHOWN]]
+    ended = _recent(
+        context,
+        queue,
+        items,
+        peer=peer,
+        now=now,
+        states=frozenset(words),
+        seconds=RECENT_ENDED_SECONDS,
+        most=RECENT_ENDED_SHOWN,
+    )
+    return [f"job {job.id} ({job.user}) {words[job.state]}" for job in ended]
 
 
 def unknown_queue_text(context: GatewayContext, name: str) -> bytes:
@@ -170,11 +194,7 @@ def unknown_queue_text(context: GatewayContext, name: str) -> bytes:
 
 def peer_is_trusted(context: GatewayContext, peer: str) -> bool:
     """Whether ``peer`` is in ``lpd.trusted_hosts`` (where agent root is root)."""
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(address in net for net in context.config.lpd.trusted_hosts)
+    return in_networks(peer, context.config.lpd.trusted_hosts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +213,13 @@ class Agent:
         return self.name in ("-all", job.user)
 
 
-def control_file_name(context: GatewayContext, job: Job) -> str:
-    """The ``cfA...`` name BSD prints in ``... dequeued`` lines: the client's
-    own for LPD jobs, else one made from the job id and this host."""
+def reply_name(context: GatewayContext, job: Job) -> str:
+    """The control-file name BSD prints for a job in ``... dequeued`` lines: the
+    client's own for LPD jobs, else the one `control_file_name` makes from the
+    job id and this host."""
     if job.origin.frontend is Frontend.LPD and job.origin.lpd_control_file:
         return "".join(c for c in job.origin.lpd_control_file if c.isprintable())
-    return f"cfA{job.id % 1000:03d}{context.hostname}"
+    return control_file_name(job.id % 1000, context.hostname)
 
 
 def select_for_removal(
@@ -234,17 +255,17 @@ async def remove_jobs(
     lines: list[str] = []
     for job in allowed:
         try:
-            canceled = await context.spool.cancel(
-                job.id,
+            canceled = await context.dispatcher.cancel(
+                job,
                 reason="job-canceled-by-user",
                 message=f"removed by {shown(agent_name) or '-'}@{peer} (LPD remove)",
             )
         except (NotPossible, JobNotFound):
             continue  # it ended meanwhile
         job_event("removed", canceled, via="lpd", agent=shown(agent_name) or "-", by_peer=peer)
-        lines.append(f"{control_file_name(context, job)} dequeued")
+        lines.append(f"{reply_name(context, job)} dequeued")
     for job in denied:
-        lines.append(f"{control_file_name(context, job)}: Permission denied")
+        lines.append(f"{reply_name(context, job)}: Permission denied")
     if not lines:
         return b""
     text = "\n".join(f"{context.hostname}: {line}" for line in lines) + "\n"

@@ -9,6 +9,13 @@ with bounded output per step so a small "zip bomb" never becomes a large
 buffer; `spool_document` hands the result to a spool document writer through
 `gateway.core.streaming` (joined into large chunks, written while
 the next bytes are read) and returns once the file is complete.
+
+`receive_document` is what Print-Job and Send-Document call: it checks there is
+room, streams the body into a new spool file and turns every way that can fail
+into the `OperationError` the client is answered with. A full spool (`NoSpace`)
+is server-error-busy (RFC 8011 section 4.1.6: "temporarily busy ... try again
+later"); a document over the configured job size limit is
+client-error-request-entity-too-large, since retrying cannot help.
 """
 
 from __future__ import annotations
@@ -19,8 +26,11 @@ from typing import Any
 
 import trio
 
-from gateway.core.spool import DocumentWriter, NoSpace, StagedFile
+from gateway.core.spool import DocumentWriter, JobFolder, NoSpace, Spool, StagedFile
 from gateway.core.streaming import body_writer
+from gateway.ipp.status import StatusCode
+
+from .request import OperationError
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -32,12 +42,18 @@ class ClientGone(Exception):
     """The client closed the connection or stopped sending before the body ended."""
 
 
-class CompressionError(Exception):
+class CompressionError(OperationError):
     """The document data does not decompress (client-error-compression-error)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(StatusCode.CLIENT_ERROR_COMPRESSION_ERROR, message)
 
-class DocumentTooLarge(Exception):
+
+class DocumentTooLarge(OperationError):
     """The document is over the spool's job size limit (client-error-request-entity-too-large)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, message)
 
 
 class BodyReader:
@@ -179,12 +195,34 @@ async def spool_document(
     return await writer.finish()
 
 
+async def receive_document(
+    spool: Spool, body: BodyReader, folder: JobFolder, compression: str
+) -> StagedFile:
+    """Stream the rest of the request body into a new file of `folder` (see the
+    module doc); raises `OperationError` (or `ClientGone`)."""
+    try:
+        spool.check_room(0)
+        async with folder.document() as writer:
+            return await spool_document(
+                body, writer, Decompressor(compression), max_size=spool.max_job_size
+            )
+    except NoSpace as exc:
+        raise OperationError(StatusCode.SERVER_ERROR_BUSY, str(exc)) from None
+
+
+async def discard_staged(spool: Spool, staged: StagedFile) -> None:
+    """Remove a staged document file that no job took."""
+    path = spool.root / staged.path
+    await trio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+
+
 __all__ = [
     "BodyReader",
     "ClientGone",
     "CompressionError",
     "Decompressor",
     "DocumentTooLarge",
-    "NoSpace",
+    "discard_staged",
+    "receive_document",
     "spool_document",
 ]

@@ -1,7 +1,11 @@
-"""Subscriptions and ippget notifications (RFC 3995, RFC 3996).
+"""Subscription operations and ippget notifications (RFC 3995, RFC 3996).
 
-Why: IPP/2.1 requires them (PWG 5100.12 section 6.3); the store is
-`subscriptions.Subscriptions`, fed by the spool's change listener.
+Why: IPP/2.1 requires them (PWG 5100.12 section 6.3). Create-Printer-Subscriptions,
+Create-Job-Subscriptions, Get-Subscription-Attributes, Get-Subscriptions,
+Renew-Subscription and Cancel-Subscription (RFC 3995 section 11) work on the
+store `subscription_store.Subscriptions`, fed by the spool's change listener;
+Get-Notifications (RFC 3996 section 5) answers from each subscription's event
+log, without long polling.
 """
 
 from __future__ import annotations
@@ -9,65 +13,53 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .attributes import Attribute, Group
-from .handler_base import (
-    MAX_LEASE,
-    S,
-    T,
+from gateway.ipp.attributes import Attribute, Group
+from gateway.ipp.operations import Operation
+from gateway.ipp.status import StatusCode
+from gateway.ipp.tags import DelimiterTag, ValueTag
+
+from .printer_attributes import NOTIFY_EVENTS_SUPPORTED, NOTIFY_LEASE_DEFAULT, NOTIFY_LEASE_MAX
+from .request import (
+    IppRequest,
+    IppResponse,
+    IppService,
+    OperationError,
     bool_op,
     check_owner,
-    handles,
     int_op,
     requested_attributes,
     respond,
 )
-from .operations import Operation
-from .printer_attributes import (
-    NOTIFY_EVENTS_SUPPORTED,
-    NOTIFY_LEASE_DEFAULT,
-)
-from .service import (
-    IppFailure,
-    IppRequest,
-    IppResponse,
-    IppService,
-)
-from .status import StatusCode
-from .subscriptions import Subscription
-from .tags import DelimiterTag
-
-# --------------------------------------------------------------------------
-# Subscriptions (RFC 3995, RFC 3996 ippget)
+from .subscription_store import Subscription
 
 
 def _subscription_group(
     service: IppService, request: IppRequest, sub: Subscription, wanted: set[str] | None = None
 ) -> Group:
-    queue = service.context.queues.get(sub.queue) or service.context.queues.default
+    queue = service.queue_named(sub.queue)
     group = Group(DelimiterTag.SUBSCRIPTION_ATTRIBUTES)
 
     def put(name: str, tag: int, *values: Any) -> None:
         if wanted is None or name in wanted:
             group.add(name, tag, *values)
 
-    put("notify-subscription-id", T.INTEGER, sub.id)
-    put("notify-printer-uri", T.URI, service.printer_uri(request, queue))
+    put("notify-subscription-id", ValueTag.INTEGER, sub.id)
+    put("notify-printer-uri", ValueTag.URI, service.printer_uri(request, queue))
     if sub.job_id is not None:
-        put("notify-job-id", T.INTEGER, sub.job_id)
-    put("notify-subscriber-user-name", T.NAME, sub.user)
-    put("notify-events", T.KEYWORD, *sorted(sub.events))
-    put("notify-pull-method", T.KEYWORD, "ippget")
+        put("notify-job-id", ValueTag.INTEGER, sub.job_id)
+    put("notify-subscriber-user-name", ValueTag.NAME, sub.user)
+    put("notify-events", ValueTag.KEYWORD, *sorted(sub.events))
+    put("notify-pull-method", ValueTag.KEYWORD, "ippget")
     if sub.job_id is None:
-        put("notify-lease-duration", T.INTEGER, sub.lease)
-    put("notify-time-interval", T.INTEGER, 0)
+        put("notify-lease-duration", ValueTag.INTEGER, sub.lease)
+    put("notify-time-interval", ValueTag.INTEGER, 0)
     if sub.user_data is not None:
-        put("notify-user-data", T.OCTET_STRING, sub.user_data)
-    put("notify-charset", T.CHARSET, sub.charset)
-    put("notify-natural-language", T.NATURAL_LANGUAGE, sub.language)
+        put("notify-user-data", ValueTag.OCTET_STRING, sub.user_data)
+    put("notify-charset", ValueTag.CHARSET, sub.charset)
+    put("notify-natural-language", ValueTag.NATURAL_LANGUAGE, sub.language)
     return group
 
 
-@handles(Operation.CREATE_PRINTER_SUBSCRIPTIONS, Operation.CREATE_JOB_SUBSCRIPTIONS)
 async def create_subscriptions(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3995 sections 11.1.1-11.1.2, ippget only (RFC 3996)."""
     for_job = request.message.operation_id == Operation.CREATE_JOB_SUBSCRIPTIONS
@@ -76,7 +68,7 @@ async def create_subscriptions(service: IppService, request: IppRequest) -> IppR
         check_owner(request, target.job)
     templates = request.message.groups_of(DelimiterTag.SUBSCRIPTION_ATTRIBUTES)
     if not templates:
-        raise IppFailure(S.CLIENT_ERROR_BAD_REQUEST, "no subscription template")
+        raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no subscription template")
     response = respond(request)
     made = 0
     for template in templates:
@@ -93,38 +85,38 @@ async def create_subscriptions(service: IppService, request: IppRequest) -> IppR
                 target.queue.name,
                 events,
                 request.identity,
-                min(lease, MAX_LEASE),
+                min(lease, NOTIFY_LEASE_MAX),
                 job_id=target.job.id if target.job is not None else None,
                 user_data=data if isinstance(data, bytes) else None,
                 charset=str(template.value("notify-charset") or "utf-8"),
                 language=str(template.value("notify-natural-language") or "en"),
             )
             if sub is None:
-                status = S.CLIENT_ERROR_TOO_MANY_SUBSCRIPTIONS
+                status = StatusCode.CLIENT_ERROR_TOO_MANY_SUBSCRIPTIONS
             else:
                 made += 1
                 group.add_integer("notify-subscription-id", sub.id)
                 if sub.job_id is None:
                     group.add_integer("notify-lease-duration", sub.lease)
         if status is not None:
-            group.add("notify-status-code", T.ENUM, int(status))
+            group.add("notify-status-code", ValueTag.ENUM, int(status))
         response.message.groups.append(group)
     if made == 0:
-        response.message.operation_id_or_status = S.CLIENT_ERROR_IGNORED_ALL_SUBSCRIPTIONS
+        response.message.operation_id_or_status = StatusCode.CLIENT_ERROR_IGNORED_ALL_SUBSCRIPTIONS
     elif made < len(templates):
-        response.message.operation_id_or_status = S.SUCCESSFUL_OK_IGNORED_SUBSCRIPTIONS
+        response.message.operation_id_or_status = StatusCode.SUCCESSFUL_OK_IGNORED_SUBSCRIPTIONS
     return response
 
 
 def _subscription_status(template: Group) -> StatusCode | None:
     if template.get("notify-recipient-uri") is not None:
-        return S.CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED
+        return StatusCode.CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED
     method = template.value("notify-pull-method")
     if method is None or str(method) != "ippget":
-        return S.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED
+        return StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED
     events = [str(v) for v in template.values("notify-events")]
     if any(e not in NOTIFY_EVENTS_SUPPORTED for e in events):
-        return S.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED
+        return StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED
     return None
 
 
@@ -132,19 +124,20 @@ def _subscription(service: IppService, request: IppRequest) -> Subscription:
     service.printer_target(request)
     number = int_op(request, "notify-subscription-id", 1)
     if number is None:
-        raise IppFailure(S.CLIENT_ERROR_BAD_REQUEST, "missing notify-subscription-id")
+        raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing notify-subscription-id")
     sub = service.subscriptions.get(number)
     if sub is None:
-        raise IppFailure(S.CLIENT_ERROR_NOT_FOUND, f"subscription {number} does not exist")
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_FOUND, f"subscription {number} does not exist"
+        )
     return sub
 
 
 def _check_subscriber(request: IppRequest, sub: Subscription) -> None:
     if not request.is_operator and request.identity != sub.user:
-        raise IppFailure(S.CLIENT_ERROR_NOT_AUTHORIZED, "not your subscription")
+        raise OperationError(StatusCode.CLIENT_ERROR_NOT_AUTHORIZED, "not your subscription")
 
 
-@handles(Operation.GET_SUBSCRIPTION_ATTRIBUTES)
 async def get_subscription_attributes(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3995 section 11.2.4."""
     sub = _subscription(service, request)
@@ -157,7 +150,6 @@ async def get_subscription_attributes(service: IppService, request: IppRequest) 
     return response
 
 
-@handles(Operation.GET_SUBSCRIPTIONS)
 async def get_subscriptions(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3995 section 11.2.5."""
     target = service.printer_target(request)
@@ -179,23 +171,23 @@ async def get_subscriptions(service: IppService, request: IppRequest) -> IppResp
     return response
 
 
-@handles(Operation.RENEW_SUBSCRIPTION)
 async def renew_subscription(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3995 section 11.2.6."""
     sub = _subscription(service, request)
     _check_subscriber(request, sub)
     if sub.job_id is not None:
-        raise IppFailure(S.CLIENT_ERROR_NOT_POSSIBLE, "job subscriptions have no lease")
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_POSSIBLE, "job subscriptions have no lease"
+        )
     lease = int_op(request, "notify-lease-duration", 0)
     service.subscriptions.renew(
-        sub, min(NOTIFY_LEASE_DEFAULT if lease is None else lease, 67108863)
+        sub, min(NOTIFY_LEASE_DEFAULT if lease is None else lease, NOTIFY_LEASE_MAX)
     )
     response = respond(request)
     response.message.operation.add_integer("notify-lease-duration", sub.lease)
     return response
 
 
-@handles(Operation.CANCEL_SUBSCRIPTION)
 async def cancel_subscription(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3995 section 11.2.7."""
     sub = _subscription(service, request)
@@ -204,13 +196,12 @@ async def cancel_subscription(service: IppService, request: IppRequest) -> IppRe
     return respond(request)
 
 
-@handles(Operation.GET_NOTIFICATIONS)
 async def get_notifications(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3996 section 5: the events after the given sequence numbers (no long poll)."""
     target = service.printer_target(request)
     ids_attribute = request.operation.get("notify-subscription-ids")
     if ids_attribute is None:
-        raise IppFailure(S.CLIENT_ERROR_BAD_REQUEST, "missing notify-subscription-ids")
+        raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing notify-subscription-ids")
     ids = [v.value for v in ids_attribute.values if isinstance(v.value, int)]
     sequences = [
         v if isinstance(v, int) else 1 for v in request.operation.values("notify-sequence-numbers")
@@ -219,10 +210,10 @@ async def get_notifications(service: IppService, request: IppRequest) -> IppResp
     for index, number in enumerate(ids):
         sub = service.subscriptions.get(number)
         if sub is None:
-            raise IppFailure(
-                S.CLIENT_ERROR_NOT_FOUND,
+            raise OperationError(
+                StatusCode.CLIENT_ERROR_NOT_FOUND,
                 f"subscription {number} does not exist",
-                [Attribute.of("notify-subscription-ids", T.INTEGER, number)],
+                [Attribute.of("notify-subscription-ids", ValueTag.INTEGER, number)],
             )
         _check_subscriber(request, sub)
         subs.append((sub, sequences[index] if index < len(sequences) else 1))
@@ -260,5 +251,5 @@ async def get_notifications(service: IppService, request: IppRequest) -> IppResp
                 g.add_boolean("printer-is-accepting-jobs", queue.is_accepting)
             response.message.groups.append(g)
     if done:
-        response.message.operation_id_or_status = S.SUCCESSFUL_OK_EVENTS_COMPLETE
+        response.message.operation_id_or_status = StatusCode.SUCCESSFUL_OK_EVENTS_COMPLETE
     return response

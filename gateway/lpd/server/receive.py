@@ -69,7 +69,7 @@ from gateway.lpd.events import (
     FileEnd,
     FileEndKind,
 )
-from gateway.lpd.session import Session, SessionEnded, shown
+from gateway.lpd.server.session import Session, SessionEnded, shown
 
 log = logging.getLogger("gateway.lpd")
 
@@ -418,7 +418,12 @@ class JobReceiver:
         )
         unused = sorted(set(assembly.data) - set(assembly.needed()))
         job = await self.context.spool.submit(
-            self.queue.name, ticket.attributes, documents, origin, folder=assembly.folder
+            self.queue.name,
+            ticket.attributes,
+            documents,
+            origin,
+            folder=assembly.folder,
+            held=self.queue.hold_new_jobs,
         )
         job_event(
             "received",

@@ -20,24 +20,25 @@ whatever it gets.
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gateway import __version__
 from gateway.backends.base import Capabilities
 from gateway.core.queues import Queue
+from gateway.ipp.attributes import Attribute, Collection, Group, Value
+from gateway.ipp.encoder import encode_group
+from gateway.ipp.operations import Operation
+from gateway.ipp.tags import DelimiterTag, ValueTag
+from gateway.ipp.values import RangeOfInteger, Resolution
 
-from .attributes import Attribute, Collection, Group, Value
-from .encoder import encode_group
-from .job_attributes import JOB_TEMPLATE_SYNTAX, json_to_values
-from .operations import Operation
-from .tags import DelimiterTag, ValueTag
-from .values import RangeOfInteger, Resolution
+from .job_attributes import JOB_TEMPLATE_SYNTAX, date_time, json_to_values
 
-T = ValueTag
+#: The file in the spool folder that keeps the namespace of printer-uuid.
+SPOOL_ID_FILE = "ipp-printer-uuid-seed"
 
 #: document-format-supported of a queue whose backend does not say (file backend).
 STATIC_DOCUMENT_FORMATS: tuple[str, ...] = (
@@ -90,6 +91,8 @@ NOTIFY_EVENTS_SUPPORTED = (
 )
 NOTIFY_MAX_EVENTS = 100
 NOTIFY_LEASE_DEFAULT = 86400
+#: The longest notify-lease-duration (RFC 3995 section 5.3.8: 2**26 - 1 seconds).
+NOTIFY_LEASE_MAX = 67108863
 IPPGET_EVENT_LIFE = 300
 
 #: Printer attribute names that belong to the "job-template" group of
@@ -132,41 +135,60 @@ def encode_attribute(attribute: Attribute) -> bytes:
     return bytes(out[1:])
 
 
+def spool_seed(spool_dir: Path) -> uuid.UUID:
+    """A random id kept in the spool folder, so printer-uuid survives restarts."""
+    path = spool_dir / SPOOL_ID_FILE
+    try:
+        return uuid.UUID(path.read_text().strip())
+    except (OSError, ValueError):
+        seed = uuid.uuid4()
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(f"{seed}\n")
+        tmp.replace(path)
+        return seed
+
+
+def printer_uuid(spool_dir: Path, queue: str) -> uuid.UUID:
+    """printer-uuid of a queue: uuid5 of its name in a namespace kept in the spool
+    (`spool_seed`), stable across restarts. DNS-SD's TXT ``UUID`` must be this."""
+    return uuid.uuid5(spool_seed(spool_dir), queue)
+
+
 #: Syntax of printer attributes a backend may report as JSON (`Capabilities`).
 PRINTER_SYNTAX: dict[str, int] = {
-    "color-supported": T.BOOLEAN,
-    "copies-default": T.INTEGER,
-    "copies-supported": T.RANGE_OF_INTEGER,
-    "finishings-default": T.ENUM,
-    "finishings-supported": T.ENUM,
-    "media-default": T.KEYWORD,
-    "media-supported": T.KEYWORD,
-    "media-ready": T.KEYWORD,
-    "media-col-default": T.BEG_COLLECTION,
-    "media-col-ready": T.BEG_COLLECTION,
-    "media-col-database": T.BEG_COLLECTION,
-    "media-size-supported": T.BEG_COLLECTION,
-    "media-source-supported": T.KEYWORD,
-    "media-type-supported": T.KEYWORD,
-    "number-up-default": T.INTEGER,
-    "number-up-supported": T.INTEGER,
-    "orientation-requested-default": T.ENUM,
-    "orientation-requested-supported": T.ENUM,
-    "output-bin-default": T.KEYWORD,
-    "output-bin-supported": T.KEYWORD,
-    "pages-per-minute": T.INTEGER,
-    "pages-per-minute-color": T.INTEGER,
-    "print-color-mode-default": T.KEYWORD,
-    "print-color-mode-supported": T.KEYWORD,
-    "print-quality-default": T.ENUM,
-    "print-quality-supported": T.ENUM,
-    "printer-resolution-default": T.RESOLUTION,
-    "printer-resolution-supported": T.RESOLUTION,
-    "sides-default": T.KEYWORD,
-    "sides-supported": T.KEYWORD,
-    "urf-supported": T.KEYWORD,
-    "printer-device-id": T.TEXT,
-    "printer-make-and-model": T.TEXT,
+    "color-supported": ValueTag.BOOLEAN,
+    "copies-default": ValueTag.INTEGER,
+    "copies-supported": ValueTag.RANGE_OF_INTEGER,
+    "finishings-default": ValueTag.ENUM,
+    "finishings-supported": ValueTag.ENUM,
+    "media-default": ValueTag.KEYWORD,
+    "media-supported": ValueTag.KEYWORD,
+    "media-ready": ValueTag.KEYWORD,
+    "media-col-default": ValueTag.BEG_COLLECTION,
+    "media-col-ready": ValueTag.BEG_COLLECTION,
+    "media-col-database": ValueTag.BEG_COLLECTION,
+    "media-size-supported": ValueTag.BEG_COLLECTION,
+    "media-source-supported": ValueTag.KEYWORD,
+    "media-type-supported": ValueTag.KEYWORD,
+    "number-up-default": ValueTag.INTEGER,
+    "number-up-supported": ValueTag.INTEGER,
+    "orientation-requested-default": ValueTag.ENUM,
+    "orientation-requested-supported": ValueTag.ENUM,
+    "output-bin-default": ValueTag.KEYWORD,
+    "output-bin-supported": ValueTag.KEYWORD,
+    "pages-per-minute": ValueTag.INTEGER,
+    "pages-per-minute-color": ValueTag.INTEGER,
+    "print-color-mode-default": ValueTag.KEYWORD,
+    "print-color-mode-supported": ValueTag.KEYWORD,
+    "print-quality-default": ValueTag.ENUM,
+    "print-quality-supported": ValueTag.ENUM,
+    "printer-resolution-default": ValueTag.RESOLUTION,
+    "printer-resolution-supported": ValueTag.RESOLUTION,
+    "sides-default": ValueTag.KEYWORD,
+    "sides-supported": ValueTag.KEYWORD,
+    "urf-supported": ValueTag.KEYWORD,
+    "printer-device-id": ValueTag.TEXT,
+    "printer-make-and-model": ValueTag.TEXT,
 }
 
 
@@ -287,7 +309,7 @@ class PrinterDescription:
         g.add_keyword("identify-actions-default", "display")
         g.add_keyword("identify-actions-supported", "display")
         g.add_integer("printer-config-change-time", int(self.started))
-        g.add_datetime("printer-config-change-date-time", _datetime(self.started))
+        g.add_datetime("printer-config-change-date-time", date_time(self.started))
         g.add_boolean("color-supported", False)
         g.add_integer("pages-per-minute", 1)
         # Job Template attributes: -default and -supported pairs.
@@ -354,7 +376,7 @@ class PrinterDescription:
         g.add_keyword("notify-events-default", "job-completed")
         g.add_keyword("notify-events-supported", *NOTIFY_EVENTS_SUPPORTED)
         g.add_integer("notify-lease-duration-default", NOTIFY_LEASE_DEFAULT)
-        g.add_range("notify-lease-duration-supported", (0, 67108863))
+        g.add_range("notify-lease-duration-supported", (0, NOTIFY_LEASE_MAX))
         g.add_integer("notify-max-events-supported", NOTIFY_MAX_EVENTS)
         g.add_keyword("notify-pull-method-supported", "ippget")
         g.add_integer("ippget-event-life", IPPGET_EVENT_LIFE)
@@ -401,10 +423,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, RangeOfInteger | Resolution | str | int):
         return value
     return repr(value)
-
-
-def _datetime(seconds: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(int(seconds), datetime.UTC)
 
 
 def _device_id_text(text: str) -> str:
@@ -463,11 +481,11 @@ def uri_attributes(
     uris = [f"{lst.scheme}://{shown}:{lst.port}{path}" for lst in listeners]
     security = ["tls" if lst.scheme == "ipps" else "none" for lst in listeners]
     return (
-        Attribute.of("printer-uri-supported", T.URI, *uris),
-        Attribute.of("uri-security-supported", T.KEYWORD, *security),
+        Attribute.of("printer-uri-supported", ValueTag.URI, *uris),
+        Attribute.of("uri-security-supported", ValueTag.KEYWORD, *security),
         Attribute.of(
             "uri-authentication-supported",
-            T.KEYWORD,
+            ValueTag.KEYWORD,
             *[
                 "basic" if basic_auth and lst.scheme == "ipps" else "requesting-user-name"
                 for lst in listeners
@@ -488,9 +506,9 @@ def printer_alerts(reasons: Sequence[str], message: str) -> tuple[Attribute, Att
         for suffix in ("-error", "-warning", "-report"):
             if reason.endswith(suffix):
                 base, severity = reason[: -len(suffix)], suffix[1:]
-        alerts.append(Value(T.OCTET_STRING, f"code={base};severity={severity}".encode()))
-        descriptions.append(Value(T.TEXT, (message or base)[:1023]))
+        alerts.append(Value(ValueTag.OCTET_STRING, f"code={base};severity={severity}".encode()))
+        descriptions.append(Value(ValueTag.TEXT, (message or base)[:1023]))
     if not alerts:
-        alerts = [Value(T.OCTET_STRING, b"code=other")]
-        descriptions = [Value(T.TEXT, "no alerts")]
+        alerts = [Value(ValueTag.OCTET_STRING, b"code=other")]
+        descriptions = [Value(ValueTag.TEXT, "no alerts")]
     return Attribute("printer-alert", alerts), Attribute("printer-alert-description", descriptions)

@@ -1,52 +1,52 @@
 """Printer operations: Get-Printer-Attributes, Identify-Printer and administration.
 
-Why: RFC 8011 sections 4.2.5, 4.2.7-4.2.9, RFC 3380 and RFC 3998. Printer
-administration changes the queue's in-memory switches (`Queue.enabled`,
-`Queue.accepting`) and is allowed from loopback clients only, since the
-gateway has no HTTP authentication.
+Why: RFC 8011 sections 4.2.5 Get-Printer-Attributes, 4.2.7-4.2.9 Pause-Printer,
+Resume-Printer and Purge-Jobs; RFC 3380 Set-Printer-Attributes and
+Get-Printer-Supported-Values; RFC 3998 and PWG 5100.11 printer administration;
+PWG 5100.13 Identify-Printer; the CUPS-Get-Printers and CUPS-Get-Default
+extensions. Printer administration changes the queue's in-memory switches
+(`Queue.enabled`, `Queue.accepting`, `Queue.hold_new_jobs`) and is for
+operators only (`check_admin`).
 """
 
 from __future__ import annotations
 
-import datetime
+import logging
 import time
 
 from gateway.core.job import JobState
 from gateway.core.queues import Queue
+from gateway.ipp.attributes import Group
+from gateway.ipp.operations import Operation
+from gateway.ipp.status import StatusCode
+from gateway.ipp.tags import DelimiterTag, ValueTag
 
-from .attributes import Attribute, Group
-from .handler_base import (
-    NAME_TAGS,
-    S,
-    T,
-    check_admin,
-    handles,
-    int_op,
-    log,
-    requested_attributes,
-    respond,
-    string_op,
-)
-from .job_operations import cancel_one, release_held
-from .operations import Operation
+from .job import cancel_each, release_held
+from .job_attributes import date_time
 from .printer_attributes import (
     Listener,
+    encode_attribute,
     printer_alerts,
     uri_attributes,
     wanted_printer_attributes,
 )
-from .printer_attributes import encode_attribute as _encode_attribute
-from .service import (
-    IppFailure,
+from .request import (
+    NAME_TAGS,
     IppRequest,
     IppResponse,
     IppService,
+    OperationError,
+    attributes_in,
+    check_admin,
+    int_op,
+    not_settable,
     printer_path,
+    requested_attributes,
+    respond,
+    string_op,
 )
-from .tags import DelimiterTag
 
-# --------------------------------------------------------------------------
-# Printer operations
+log = logging.getLogger("gateway.ipp")
 
 
 def printer_bytes(
@@ -84,9 +84,9 @@ def printer_bytes(
     live.add_boolean("printer-is-accepting-jobs", queue.is_accepting)
     live.add_integer("queued-job-count", queued)
     live.add_integer("printer-up-time", second)
-    live.add_datetime("printer-current-time", _at(second))
+    live.add_datetime("printer-current-time", date_time(second))
     live.add_integer("printer-state-change-time", int(description.state_changed))
-    live.add_datetime("printer-state-change-date-time", _at(description.state_changed))
+    live.add_datetime("printer-state-change-date-time", date_time(description.state_changed))
     for attribute in printer_alerts(state.reasons, state.message):
         live.append(attribute)
     live_by_name = {a.name: a for a in live}
@@ -94,7 +94,7 @@ def printer_bytes(
     raw = bytearray()
     for name in wanted_printer_attributes(requested, names):
         if name in live_by_name:
-            raw += _encode_attribute(live_by_name[name])
+            raw += encode_attribute(live_by_name[name])
         else:
             raw += static[name]
     answer = bytes(raw)
@@ -102,7 +102,6 @@ def printer_bytes(
     return answer
 
 
-@handles(Operation.GET_PRINTER_ATTRIBUTES)
 async def get_printer_attributes(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 8011 section 4.2.5."""
     target = service.printer_target(request)
@@ -113,7 +112,6 @@ async def get_printer_attributes(service: IppService, request: IppRequest) -> Ip
     return response
 
 
-@handles(Operation.CUPS_GET_PRINTERS, Operation.CUPS_GET_DEFAULT)
 async def cups_get_printers(service: IppService, request: IppRequest) -> IppResponse:
     """CUPS-Get-Printers / CUPS-Get-Default (CUPS extensions): every queue, or the
     default one, so that ``lpstat -p``, ``lpstat -d`` and CUPS print dialogs
@@ -138,16 +136,12 @@ async def cups_get_printers(service: IppService, request: IppRequest) -> IppResp
     return response
 
 
-def _at(seconds: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(int(seconds), datetime.UTC)
-
-
-@handles(Operation.IDENTIFY_PRINTER)
 async def identify_printer(service: IppService, request: IppRequest) -> IppResponse:
     """PWG 5100.13 section 7.3: logged (a gateway has no panel or speaker)."""
     target = service.printer_target(request)
     actions = request.operation.values("identify-actions") or ["display"]
-    message = string_op(request, "message", (T.TEXT_WITHOUT_LANGUAGE, T.TEXT_WITH_LANGUAGE))
+    text_tags = (ValueTag.TEXT_WITHOUT_LANGUAGE, ValueTag.TEXT_WITH_LANGUAGE)
+    message = string_op(request, "message", text_tags)
     log.info(
         "identify-printer queue=%s peer=%s actions=%s message=%r",
         target.queue.name,
@@ -158,38 +152,24 @@ async def identify_printer(service: IppService, request: IppRequest) -> IppRespo
     return respond(request)
 
 
-@handles(Operation.GET_PRINTER_SUPPORTED_VALUES)
 async def get_printer_supported_values(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3380 section 4.3: no printer attribute is settable, so nothing to list."""
     service.printer_target(request)
     return respond(request)
 
 
-@handles(Operation.SET_PRINTER_ATTRIBUTES)
 async def set_printer_attributes(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 3380 section 4.1: printer attributes come from the configuration file."""
     service.printer_target(request)
     check_admin(request)
-    names = [a.name for g in request.message.groups_of(DelimiterTag.PRINTER_ATTRIBUTES) for a in g]
-    raise IppFailure(
-        S.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
+    names = [a.name for a in attributes_in(request, DelimiterTag.PRINTER_ATTRIBUTES)]
+    raise OperationError(
+        StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
         "printer attributes are set in the configuration file",
-        [Attribute.of(n, T.NOT_SETTABLE) for n in names],
+        not_settable(names),
     )
 
 
-@handles(
-    Operation.PAUSE_PRINTER,
-    Operation.PAUSE_PRINTER_AFTER_CURRENT_JOB,
-    Operation.RESUME_PRINTER,
-    Operation.ENABLE_PRINTER,
-    Operation.DISABLE_PRINTER,
-    Operation.HOLD_NEW_JOBS,
-    Operation.RELEASE_HELD_NEW_JOBS,
-    Operation.RESTART_PRINTER,
-    Operation.SHUTDOWN_PRINTER,
-    Operation.STARTUP_PRINTER,
-)
 async def printer_admin(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 8011 4.2.7-8, RFC 3998: the queue's operator switches (in memory).
 
@@ -214,14 +194,14 @@ async def printer_admin(service: IppService, request: IppRequest) -> IppResponse
     elif op in (Operation.STARTUP_PRINTER, Operation.RESTART_PRINTER):
         queue.enabled = queue.accepting = True
     elif op == Operation.HOLD_NEW_JOBS:
-        service.hold_new_jobs.add(queue.name)
+        queue.hold_new_jobs = True
     elif op == Operation.RELEASE_HELD_NEW_JOBS:
-        service.hold_new_jobs.discard(queue.name)
+        queue.hold_new_jobs = False
         for job in service.context.spool.active_jobs(queue.name):
             if job.state == JobState.PENDING_HELD:
                 try:
                     await release_held(service, job)
-                except IppFailure:
+                except OperationError:
                     continue
     name = Operation(op).ipp_name
     log.info("printer %s: %s by %s from %s", queue.name, name, request.identity, request.peer)
@@ -234,14 +214,9 @@ async def printer_admin(service: IppService, request: IppRequest) -> IppResponse
     return respond(request)
 
 
-@handles(Operation.PURGE_JOBS)
 async def purge_jobs(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 8011 section 4.2.9: cancel every job not yet ended (history is kept)."""
     target = service.printer_target(request)
     check_admin(request)
-    for job in service.context.spool.active_jobs(target.queue.name):
-        try:
-            await cancel_one(service, request, job)
-        except IppFailure:
-            continue
+    await cancel_each(service, request, service.context.spool.active_jobs(target.queue.name))
     return respond(request)

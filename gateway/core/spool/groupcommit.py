@@ -2,14 +2,15 @@
 
 Theory of operation
 -------------------
-With ``synchronous=FULL`` every SQLite commit waits for an fsync of the WAL, a
-millisecond or more. Committing each job change on its own would put one fsync
-per change in a single line: eight clients sending jobs at once, and the
-dispatcher moving them on, would all queue behind each other's fsync.
+A durable commit waits for the disk: with SQLite's ``synchronous=FULL`` an fsync
+of the WAL, with PostgreSQL a flush of its WAL; a millisecond or more.
+Committing each job change on its own would put one flush per change in a
+single line: eight clients sending jobs at once, and the dispatcher moving them
+on, would all queue behind each other's flush.
 
 `GroupCommit.write` queues a `Write` and waits. The first writer to find no
 commit under way becomes the *leader*: it takes every write queued so far and
-commits them in one transaction (one fsync) in the database thread. Writes that
+commits them in one transaction (one fsync) in the store's thread. Writes that
 arrive meanwhile queue up; when the leader is done it wakes the first of them,
 which leads the next batch. So a write never waits for more than the commit
 under way plus its own, and under load each fsync carries many writes.
@@ -20,6 +21,10 @@ folders its writes name in `Write.sync` (a new job's documents and folder, the
 ext4 (data=ordered) the first of these fsyncs commits the journal for all of
 them, so a batch costs about two flushes whatever its size. A write whose path
 cannot be fsync'ed fails alone; the others go on.
+
+The store is whatever the writes' `Write.apply` are given (a `JobStore`, or a
+bare SQLite connection in tests); ``transaction`` opens its transaction. A
+write that was built on another one (`Write.after`) fails when that one fails.
 
 A write's `Write.publish` runs after its batch is committed, in the order the
 writes were queued, in the event loop: that is where the spool updates its
@@ -33,17 +38,22 @@ failed, and its publish runs, whatever happens to the task that queued it.
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
-import sqlite3
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 import trio
 
+from . import sqlite
+from .staging import fsync_path, is_disk_full
+from .store import StoreError
+
 log = logging.getLogger("gateway.spool")
+
+DB = TypeVar("DB")
 
 
 class CommitFailed(Exception):
@@ -60,27 +70,40 @@ def _nothing() -> None:
 
 
 @dataclass(eq=False, slots=True)
-class Write:
-    """One change to the database and what to do once it is durable."""
+class Write(Generic[DB]):
+    """One change to the store and what to do once it is durable."""
 
-    apply: Callable[[sqlite3.Connection], Any]  # in the database thread, inside the transaction
+    apply: Callable[[DB], Any]  # in the store's thread, inside the transaction
     publish: Callable[[Any], None]  # in the event loop after the commit, given apply's result
     undo: Callable[[], None] = _nothing  # in the event loop if the write failed
     sync: Sequence[str] = ()  # paths to fsync before the commit (files, then folders)
-    after: Write | None = None  # a write this one was built on: if it fails, so does this
+    after: Write[DB] | None = None  # a write this one was built on: if it fails, so does this
     result: Any = None
     error: CommitFailed | None = None
     done: bool = False
     wake: trio.Event = field(default_factory=trio.Event)
 
 
-class GroupCommit:
-    """Commits queued `Write` objects in batches; see the module doc."""
+class GroupCommit(Generic[DB]):
+    """Commits queued `Write` objects in batches; see the module doc.
 
-    def __init__(self, db: sqlite3.Connection, limiter: trio.CapacityLimiter) -> None:
+    Each write's ``apply`` is given ``db``; ``transaction()`` opens the one
+    transaction of a batch (by default `sqlite.transaction` on ``db``, a bare
+    SQLite connection). Batches run in worker threads under ``limiter``.
+    """
+
+    def __init__(
+        self,
+        db: DB,
+        limiter: trio.CapacityLimiter,
+        transaction: Callable[[], AbstractContextManager[object]] | None = None,
+    ) -> None:
         self._db = db
         self._limiter = limiter
-        self._queue: list[Write] = []
+        self._transaction: Callable[[], AbstractContextManager[object]] = (
+            transaction or partial(sqlite.transaction, db)  # type: ignore[arg-type]
+        )
+        self._queue: list[Write[DB]] = []
         self._leading = False
         self._idle = trio.Event()
         self._idle.set()
@@ -88,7 +111,7 @@ class GroupCommit:
         self.batches = 0
         self.writes = 0
 
-    async def write(self, write: Write) -> Any:
+    async def write(self, write: Write[DB]) -> Any:
         """Queue ``write``, wait until it is committed and published; its result.
 
         Raises `CommitFailed` when its batch could not be committed.
@@ -120,12 +143,12 @@ class GroupCommit:
         while self._leading:
             await self._idle.wait()
 
-    async def _commit(self, batch: list[Write]) -> None:
+    async def _commit(self, batch: list[Write[DB]]) -> None:
         try:
             ready = await trio.to_thread.run_sync(
-                _transaction, self._db, batch, limiter=self._limiter
+                _transaction, self._db, self._transaction, batch, limiter=self._limiter
             )
-        except Exception as exc:  # sqlite3.Error, OSError; anything else must not hang the batch
+        except Exception as exc:  # StoreError, OSError; anything else must not hang the batch
             log.error("spool: commit of %d change(s) failed: %s", len(batch), exc)  # noqa: TRY400 (one line, no traceback)
             for write in batch:
                 if write.error is None:
@@ -147,8 +170,10 @@ class GroupCommit:
                 write.wake.set()
 
 
-def _transaction(db: sqlite3.Connection, batch: list[Write]) -> list[Write]:
-    """In the database thread: fsync what the writes name, then commit those
+def _transaction(
+    db: DB, transaction: Callable[[], AbstractContextManager[object]], batch: list[Write[DB]]
+) -> list[Write[DB]]:
+    """In the store's thread: fsync what the writes name, then commit those
     whose paths were fsync'ed in one transaction. Returns the writes committed."""
     failed: dict[str, OSError | None] = {}
     ready = []
@@ -162,7 +187,7 @@ def _transaction(db: sqlite3.Connection, batch: list[Write]) -> list[Write]:
             continue
         for path in write.sync:
             if path not in failed:
-                failed[path] = _fsync(path)
+                failed[path] = fsync_path(path)
             error = failed[path]
             if error is not None:
                 log.error("spool: cannot fsync %s: %s", path, error.strerror)
@@ -172,30 +197,10 @@ def _transaction(db: sqlite3.Connection, batch: list[Write]) -> list[Write]:
             ready.append(write)
     if not ready:
         return ready
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction():
         for write in ready:
             write.result = write.apply(db)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return ready
-
-
-def _fsync(path: str) -> OSError | None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        return exc
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        return exc
-    finally:
-        os.close(fd)
-    return None
 
 
 def _failure(exc: BaseException, what: str) -> CommitFailed:
@@ -204,9 +209,7 @@ def _failure(exc: BaseException, what: str) -> CommitFailed:
 
 
 def _is_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return is_disk_full(exc) or (isinstance(exc, StoreError) and exc.no_space)
 
 
 def _run_quietly(fn: Callable[..., None], *args: Any) -> None:

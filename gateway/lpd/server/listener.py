@@ -1,4 +1,4 @@
-"""The LPD front-end: RFC 1179 over trio, writing jobs into the spool.
+"""The LPD listener: accept RFC 1179 connections and run each one's command.
 
 Why it looks like this
 ----------------------
@@ -15,7 +15,7 @@ an idle timeout; `receive` handles ``\\2`` (jobs into the spool, acks only
 once durable) and `query` handles ``\\3``/``\\4`` (lpq) and ``\\5`` (lprm).
 ``\\1`` (print waiting jobs) is answered ``\\0`` and wakes the dispatcher.
 
-Front-ends never talk to backends: this module only reads and writes the
+Front-ends never talk to backends: this package only reads and writes the
 spool and wakes the dispatcher.
 
 Failure policy: a peer that breaks the protocol gets the codec's NAK byte
@@ -28,27 +28,28 @@ traceback only at debug level).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import socket
 from functools import partial
+from typing import Final
 
 import trio
 
 from gateway.core.context import GatewayContext
-from gateway.lpd import query
 from gateway.lpd.errors import NAK_FAIL, RemoteProtocolError
 from gateway.lpd.events import (
     ConnectionClosed,
+    Event,
     PrintWaiting,
     QueueStateRequest,
     ReceiveJob,
     RemoveJobs,
 )
-from gateway.lpd.receive import FileRefused, JobReceiver
-from gateway.lpd.session import Session, SessionEnded, find_queue, peer_of
+from gateway.lpd.server import query
+from gateway.lpd.server.receive import FileRefused, JobReceiver
+from gateway.lpd.server.session import Session, SessionEnded, find_queue, in_networks, peer_of
 
-__all__ = ["serve"]
+__all__ = ["serve", "serve_stream"]
 
 log = logging.getLogger("gateway.lpd")
 
@@ -101,16 +102,9 @@ class SourceLimits:
         self.buckets: dict[str, tuple[float, float]] = {}
         self.logged: dict[str, float] = {}
 
-    def _trusted(self, peer: str) -> bool:
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in net for net in self.trusted)
-
     def admit(self, peer: str, now: float) -> str | None:
         """None to serve ``peer``, else why not (and the caller closes)."""
-        if self._trusted(peer):
+        if in_networks(peer, self.trusted):
             return None
         if self.open.get(peer, 0) >= self.max_open:
             return (
@@ -147,13 +141,7 @@ class SourceLimits:
 
 def _allowed(context: GatewayContext, peer: str) -> bool:
     networks = context.config.lpd.allow_networks
-    if not networks:
-        return True
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    return any(address in net for net in networks)
+    return not networks or in_networks(peer, networks)
 
 
 async def handle_connection(
@@ -226,33 +214,41 @@ async def _dispatch(session: Session) -> None:
         return
     if isinstance(event, ReceiveJob):
         await _receive_job(session, event)
+        return
+    if not isinstance(event, QueueStateRequest | RemoveJobs | PrintWaiting):
+        raise SessionEnded(f"unexpected first event {event!r}")  # pragma: no cover
+    queue = find_queue(context, event.queue)
+    if queue is None:
+        await _unknown_queue(session, event)
     elif isinstance(event, QueueStateRequest):
-        queue = find_queue(context, event.queue)
-        if queue is None:
-            log.info("lpd %s: queue state of unknown queue %r", session.label, event.queue)
-            await session.send(query.unknown_queue_text(context, event.queue))
-            return
         text = query.queue_state(context, queue, event.items, long=event.long, peer=session.peer)
         log.debug("lpd %s: queue state of %s sent", session.label, queue.name)
         await session.send(text)
     elif isinstance(event, RemoveJobs):
-        queue = find_queue(context, event.queue)
-        if queue is None:
-            log.info("lpd %s: remove from unknown queue %r", session.label, event.queue)
-            await session.send(query.unknown_queue_text(context, event.queue))
-            return
         text = await query.remove_jobs(context, queue, event.agent, event.items, peer=session.peer)
         await session.send(text)
-    elif isinstance(event, PrintWaiting):
-        queue = find_queue(context, event.queue)
-        if queue is None:
-            log.info("lpd %s: print-waiting for unknown queue %r", session.label, event.queue)
-            await session.send(session.conn.refuse(NAK_FAIL, f"unknown queue {event.queue}"))
-            return
+    else:
         await session.send(session.conn.accept())
         context.dispatcher.wake(queue.name)
-    else:  # pragma: no cover - the codec emits nothing else first
-        raise SessionEnded(f"unexpected first event {event!r}")
+
+
+#: How a log line names a command (other than ``\2``) for a queue that does not exist.
+_ASKED: Final[dict[type[Event], str]] = {
+    QueueStateRequest: "queue state of",
+    RemoveJobs: "remove from",
+    PrintWaiting: "print-waiting for",
+}
+
+
+async def _unknown_queue(
+    session: Session, event: QueueStateRequest | RemoveJobs | PrintWaiting
+) -> None:
+    """BSD's ``unknown printer`` text for lpq and lprm; a NAK for print-waiting."""
+    log.info("lpd %s: %s unknown queue %r", session.label, _ASKED[type(event)], event.queue)
+    if isinstance(event, PrintWaiting):
+        await session.send(session.conn.refuse(NAK_FAIL, f"unknown queue {event.queue}"))
+    else:
+        await session.send(query.unknown_queue_text(session.context, event.queue))
 
 
 async def _receive_job(session: Session, event: ReceiveJob) -> None:

@@ -1,15 +1,15 @@
-"""The IPP front-end: an ASGI app served by hypercorn inside the gateway's nursery.
+"""The ASGI application of the IPP listener: HTTP in, one IPP operation, HTTP out.
 
-Why: hypercorn already speaks HTTP/1.1 (chunked and Content-Length bodies,
-``Expect: 100-continue``), HTTP/2 (h2c with prior knowledge on the plain
-listener, ALPN ``h2`` on TLS) and TLS on trio; this module adds IPP. A request
-goes: Host allow-list (DNS-rebinding guard, HTTP 400 otherwise) -> anything
-but POST goes to the read-only status pages (`gateway.web.status`) ->
-incremental `MessageParser` fed from ASGI ``receive()`` until
-end-of-attributes-tag (HTTP 400 if it cannot be framed) -> RFC 8011
-Appendix C checks (`check_request`) -> the operation handler, which streams
-any document data from the remaining body chunks straight into the spool.
-The response is always ``Content-Type: application/ipp`` in an HTTP 200.
+Why: hypercorn (see `serving`) speaks HTTP/1.1, HTTP/2 and TLS; this module adds
+IPP on top. A request goes: Host allow-list (DNS-rebinding guard, HTTP 400
+otherwise) -> anything but POST goes to the read-only status pages
+(`gateway.web.status`) -> incremental `MessageParser` fed from ASGI
+``receive()`` until end-of-attributes-tag (HTTP 400 if it cannot be framed) ->
+RFC 8011 Appendix C checks (`check_request`) -> authentication (`auth`) -> the
+operation's handler from the one table `handlers.HANDLERS`, which streams any
+document data from the remaining body chunks straight into the spool. The
+response is always ``Content-Type: application/ipp`` in an HTTP 200; a handler
+that raises `OperationError` is answered with its status.
 
 Bounds: at most ``ipp.max_connections`` requests are served at once (more
 wait up to half of ``ipp.idle_timeout`` for a slot, then get HTTP 503); every
@@ -17,55 +17,33 @@ read of the body has a deadline of ``ipp.idle_timeout``.
 
 No traceback reaches a client: the app boundary catches everything, logs one
 line and answers server-error-internal-error.
-
-Each listener keeps hypercorn's sockets: `serve` receives sockets that
-gateway.app already bound and listening, plain ones for ``ipp://`` and TLS
-ones for ``ipps://``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import logging
 import socket
-import ssl
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any, cast
+from typing import Any
 
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.config import Sockets
-from hypercorn.trio import tcp_server as hypercorn_tcp
-from hypercorn.trio.run import worker_serve
-from hypercorn.utils import wrap_app
 
-from gateway.core.context import GatewayContext
+from gateway.ipp.encoder import encode
+from gateway.ipp.errors import IppDecodeError
+from gateway.ipp.message import Message
+from gateway.ipp.operations import Operation
+from gateway.ipp.parser import MessageParser
+from gateway.ipp.status import StatusCode
+from gateway.ipp.validate import check_request
 from gateway.web.status import StatusPages
 
 from . import auth
 from .auth import PasswordFile
-from .document import BodyReader, ClientGone
-from .encoder import encode
-from .errors import IppDecodeError
-from .message import Message
-from .operations import Operation
-from .operations_handler import HANDLERS, respond
-from .parser import MessageParser
-from .printer_attributes import Listener
-from .service import IppFailure, IppRequest, IppResponse, IppService
-from .status import StatusCode
-from .tls import certificate_for
-from .validate import check_request
-
-#: hypercorn reads a connection 64 KiB at a time, and each read costs one pass
-#: through h11 and one ASGI message: most of the time a large document takes.
-#: Reads of up to 256 KiB (allocated only while data is waiting) take a quarter
-#: of the passes. (A module constant in hypercorn 0.17-0.18; harmless if gone.)
-RECEIVE_SIZE = 256 * 1024
-if getattr(hypercorn_tcp, "MAX_RECV", 0) < RECEIVE_SIZE:
-    hypercorn_tcp.MAX_RECV = RECEIVE_SIZE
+from .handlers import HANDLERS
+from .intake import BodyReader, ClientGone
+from .request import IppRequest, IppResponse, IppService, OperationError, respond
 
 log = logging.getLogger("gateway.ipp")
 
@@ -74,18 +52,8 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 IPP_CONTENT_TYPE = b"application/ipp"
+#: status-message is at most 255 octets (RFC 8011 section 4.1.6.2).
 MAX_STATUS_MESSAGE = 255
-
-
-class _NoBanner(logging.Filter):
-    """Drop hypercorn's "Running on ..." lines: gateway.app logs the bound addresses."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Running on ")
-
-
-_hypercorn_log = logging.getLogger("gateway.ipp.http")
-_hypercorn_log.addFilter(_NoBanner())
 
 
 class HostAllowList:
@@ -221,7 +189,7 @@ class IppApp:
             log.error("ipp: internal error answering %s: %r", _peer(scope), exc)  # noqa: TRY400
             log.debug("ipp: internal error", exc_info=True)
             if not state["started"]:
-                body = _internal_error_body(exc)
+                body = _internal_error_body()
                 await _send_ipp(tracked_send, body)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -376,9 +344,9 @@ class IppApp:
                 )
         try:
             return await handler(self.service, request)
-        except IppFailure as failure:
+        except OperationError as error:
             return respond(
-                request, failure.status, failure.message[:MAX_STATUS_MESSAGE], failure.unsupported
+                request, error.status, error.message[:MAX_STATUS_MESSAGE], error.unsupported
             )
         except ClientGone:
             raise
@@ -417,7 +385,7 @@ def _peer(scope: Scope) -> str:
     return str(client[0])
 
 
-def _internal_error_body(exc: BaseException) -> bytes:
+def _internal_error_body() -> bytes:
     response = Message.response(
         None,
         StatusCode.SERVER_ERROR_INTERNAL_ERROR,
@@ -442,14 +410,12 @@ async def _send_ipp(send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _send_plain(send: Send, status: int, text: str, *, allow: str | None = None) -> None:
+async def _send_plain(send: Send, status: int, text: str) -> None:
     body = text.encode()
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),
     ]
-    if allow is not None:
-        headers.append((b"allow", allow.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -458,68 +424,4 @@ async def _drain(receive: Receive, idle: float) -> None:
     await BodyReader(receive, b"", True, idle).drain()
 
 
-def _port(sock: socket.socket) -> int:
-    return int(sock.getsockname()[1])
-
-
-def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
-    """hypercorn settings for the IPP listener (and the certificate for ipps)."""
-    config = HypercornConfig()
-    ipp = context.config.ipp
-    config.keep_alive_timeout = ipp.idle_timeout
-    config.read_timeout = int(ipp.idle_timeout)
-    config.graceful_timeout = 5.0
-    config.include_server_header = False
-    config.alpn_protocols = ["h2", "http/1.1"]
-    config.accesslog = None
-    config.errorlog = _hypercorn_log
-    if tls:
-        pair = certificate_for(
-            context.config.spool_dir, context.hostname, ipp.certificate, ipp.private_key
-        )
-        config.certfile = str(pair.certificate)
-        config.keyfile = str(pair.private_key)
-        if ipp.client_ca is not None:
-            # Mutual TLS: the handshake itself refuses clients without a
-            # certificate issued by this CA.
-            config.ca_certs = str(ipp.client_ca)
-            config.verify_mode = ssl.CERT_REQUIRED
-    return config
-
-
-async def serve(
-    context: GatewayContext,
-    plain: list[socket.socket],
-    tls: list[socket.socket],
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serve IPP on the given bound, listening sockets until cancelled."""
-    listeners = [Listener("ipp", _port(s)) for s in plain]
-    listeners += [Listener("ipps", _port(s)) for s in tls]
-    config = await trio.to_thread.run_sync(
-        functools.partial(hypercorn_config, context, tls=bool(tls))
-    )
-    # Name lookups (getfqdn, getaddrinfo) may be slow: not on the event loop.
-    allow = await trio.to_thread.run_sync(
-        HostAllowList, context.hostname, context.config.ipp.allowed_hosts
-    )
-    service = IppService(context, listeners, tuple(sorted(HANDLERS)))
-    app = IppApp(
-        service,
-        allow,
-        tls_ports=[_port(s) for s in tls],
-        idle_timeout=context.config.ipp.idle_timeout,
-    )
-    sockets = Sockets(secure_sockets=tls, insecure_sockets=plain, quic_sockets=[])
-
-    async def run(task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-        wrapped = wrap_app(cast(Any, app), 0, "asgi")
-        await worker_serve(wrapped, config, sockets=sockets, task_status=task_status)
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run)
-        task_status.started()
-
-
-__all__ = ["HostAllowList", "IppApp", "serve"]
+__all__ = ["HostAllowList", "IppApp", "split_host"]

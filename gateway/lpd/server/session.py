@@ -18,7 +18,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, TypeAlias
 
 import trio
 
@@ -29,6 +30,8 @@ from gateway.lpd.events import NEED_DATA, PAUSED, Event
 from gateway.lpd.protocol import Connection
 
 log = logging.getLogger("gateway.lpd")
+
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Bytes asked of the socket per read. Reads feed the codec, which hands file
 #: bodies out in chunks of at most this size; memory does not grow with a file.
@@ -72,6 +75,15 @@ def normalise_peer(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     return str(ip)
+
+
+def in_networks(peer: str, networks: Iterable[IPNetwork]) -> bool:
+    """Whether the address ``peer`` is in one of ``networks`` (never for a non-IP peer)."""
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
 
 
 def peer_of(stream: trio.SocketStream) -> tuple[str, int]:

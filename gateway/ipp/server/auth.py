@@ -33,11 +33,10 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from .operations import Operation
+from gateway.ipp.operations import Operation
 
 log = logging.getLogger("gateway.ipp.auth")
 
-POLICIES = ("none", "jobs", "all")
 REALM = "lpd-ipp-gateway"
 CHALLENGE = f'Basic realm="{REALM}", charset="UTF-8"'
 

@@ -19,54 +19,57 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.core.job import Job, JobState
-
-from .attributes import Attribute, Collection, Group, Value
-from .tags import DelimiterTag, ValueTag
-from .values import NameWithLanguage, OutOfBand, RangeOfInteger, Resolution, TextWithLanguage
-
-T = ValueTag
+from gateway.core.job import Job
+from gateway.ipp.attributes import Attribute, Collection, Group, Value
+from gateway.ipp.tags import DelimiterTag, ValueTag
+from gateway.ipp.values import (
+    NameWithLanguage,
+    OutOfBand,
+    RangeOfInteger,
+    Resolution,
+    TextWithLanguage,
+)
 
 #: Job Template attributes (RFC 8011 section 5.2, PWG 5100.x) a client may send in the
 #: job group, with their syntax. They are stored as given and echoed by Get-Job-Attributes.
 JOB_TEMPLATE_SYNTAX: dict[str, int] = {
-    "copies": T.INTEGER,
-    "finishings": T.ENUM,
-    "job-hold-until": T.KEYWORD,
-    "job-priority": T.INTEGER,
-    "job-sheets": T.KEYWORD,
-    "media": T.KEYWORD,
-    "media-col": T.BEG_COLLECTION,
-    "multiple-document-handling": T.KEYWORD,
-    "number-up": T.INTEGER,
-    "orientation-requested": T.ENUM,
-    "output-bin": T.KEYWORD,
-    "overrides": T.BEG_COLLECTION,
-    "page-ranges": T.RANGE_OF_INTEGER,
-    "print-color-mode": T.KEYWORD,
-    "print-content-optimize": T.KEYWORD,
-    "print-quality": T.ENUM,
-    "print-scaling": T.KEYWORD,
-    "printer-resolution": T.RESOLUTION,
-    "sides": T.KEYWORD,
+    "copies": ValueTag.INTEGER,
+    "finishings": ValueTag.ENUM,
+    "job-hold-until": ValueTag.KEYWORD,
+    "job-priority": ValueTag.INTEGER,
+    "job-sheets": ValueTag.KEYWORD,
+    "media": ValueTag.KEYWORD,
+    "media-col": ValueTag.BEG_COLLECTION,
+    "multiple-document-handling": ValueTag.KEYWORD,
+    "number-up": ValueTag.INTEGER,
+    "orientation-requested": ValueTag.ENUM,
+    "output-bin": ValueTag.KEYWORD,
+    "overrides": ValueTag.BEG_COLLECTION,
+    "page-ranges": ValueTag.RANGE_OF_INTEGER,
+    "print-color-mode": ValueTag.KEYWORD,
+    "print-content-optimize": ValueTag.KEYWORD,
+    "print-quality": ValueTag.ENUM,
+    "print-scaling": ValueTag.KEYWORD,
+    "printer-resolution": ValueTag.RESOLUTION,
+    "sides": ValueTag.KEYWORD,
 }
 
 #: Operation attributes of a job-creating request that become job attributes.
 JOB_OPERATION_SYNTAX: dict[str, int] = {
-    "job-name": T.NAME,
-    "requesting-user-name": T.NAME,
-    "job-originating-user-name": T.NAME,
-    "job-originating-host-name": T.NAME,
-    "document-format": T.MIME_MEDIA_TYPE,
-    "document-name": T.NAME,
-    "document-natural-language": T.NATURAL_LANGUAGE,
-    "compression": T.KEYWORD,
-    "job-k-octets": T.INTEGER,
-    "job-impressions": T.INTEGER,
-    "job-media-sheets": T.INTEGER,
-    "attributes-charset": T.CHARSET,
-    "attributes-natural-language": T.NATURAL_LANGUAGE,
-    "job-uuid": T.URI,
+    "job-name": ValueTag.NAME,
+    "requesting-user-name": ValueTag.NAME,
+    "job-originating-user-name": ValueTag.NAME,
+    "job-originating-host-name": ValueTag.NAME,
+    "document-format": ValueTag.MIME_MEDIA_TYPE,
+    "document-name": ValueTag.NAME,
+    "document-natural-language": ValueTag.NATURAL_LANGUAGE,
+    "compression": ValueTag.KEYWORD,
+    "job-k-octets": ValueTag.INTEGER,
+    "job-impressions": ValueTag.INTEGER,
+    "job-media-sheets": ValueTag.INTEGER,
+    "attributes-charset": ValueTag.CHARSET,
+    "attributes-natural-language": ValueTag.NATURAL_LANGUAGE,
+    "job-uuid": ValueTag.URI,
 }
 
 #: The syntax of every job attribute stored in the spool or served from it.
@@ -75,22 +78,22 @@ JOB_SYNTAX: dict[str, int] = {**JOB_OPERATION_SYNTAX, **JOB_TEMPLATE_SYNTAX}
 #: Member syntax of the collections above (media-col, overrides); anything else is
 #: typed by its JSON type (int -> integer, str -> keyword, object -> collection).
 MEMBER_SYNTAX: dict[str, int] = {
-    "media-size": T.BEG_COLLECTION,
-    "x-dimension": T.INTEGER,
-    "y-dimension": T.INTEGER,
-    "media-bottom-margin": T.INTEGER,
-    "media-left-margin": T.INTEGER,
-    "media-right-margin": T.INTEGER,
-    "media-top-margin": T.INTEGER,
-    "media-type": T.KEYWORD,
-    "media-source": T.KEYWORD,
-    "media-color": T.KEYWORD,
-    "media-key": T.KEYWORD,
-    "media-size-name": T.KEYWORD,
-    "media-weight-metric": T.INTEGER,
-    "document-numbers": T.RANGE_OF_INTEGER,
-    "pages": T.RANGE_OF_INTEGER,
-    "document-copies": T.RANGE_OF_INTEGER,
+    "media-size": ValueTag.BEG_COLLECTION,
+    "x-dimension": ValueTag.INTEGER,
+    "y-dimension": ValueTag.INTEGER,
+    "media-bottom-margin": ValueTag.INTEGER,
+    "media-left-margin": ValueTag.INTEGER,
+    "media-right-margin": ValueTag.INTEGER,
+    "media-top-margin": ValueTag.INTEGER,
+    "media-type": ValueTag.KEYWORD,
+    "media-source": ValueTag.KEYWORD,
+    "media-color": ValueTag.KEYWORD,
+    "media-key": ValueTag.KEYWORD,
+    "media-size-name": ValueTag.KEYWORD,
+    "media-weight-metric": ValueTag.INTEGER,
+    "document-numbers": ValueTag.RANGE_OF_INTEGER,
+    "pages": ValueTag.RANGE_OF_INTEGER,
+    "document-copies": ValueTag.RANGE_OF_INTEGER,
     **JOB_TEMPLATE_SYNTAX,
 }
 
@@ -176,19 +179,21 @@ def json_to_values(tag: int, data: Any) -> list[Value]:
 
 def _is_scalar_list(tag: int, data: list[Any]) -> bool:
     """A flat list of ints is one range/resolution value, not 1setOf."""
-    return tag in (T.RANGE_OF_INTEGER, T.RESOLUTION) and all(isinstance(x, int) for x in data)
+    return tag in (ValueTag.RANGE_OF_INTEGER, ValueTag.RESOLUTION) and all(
+        isinstance(x, int) for x in data
+    )
 
 
 def _json_value(tag: int, item: Any) -> Value:
-    if tag == T.BEG_COLLECTION:
+    if tag == ValueTag.BEG_COLLECTION:
         return Value(tag, json_to_collection(item if isinstance(item, Mapping) else {}))
-    if tag == T.RANGE_OF_INTEGER:
+    if tag == ValueTag.RANGE_OF_INTEGER:
         return Value(tag, RangeOfInteger(int(item[0]), int(item[1])))
-    if tag == T.RESOLUTION:
+    if tag == ValueTag.RESOLUTION:
         return Value(tag, Resolution(int(item[0]), int(item[1]), int(item[2])))
-    if tag in (T.INTEGER, T.ENUM):
+    if tag in (ValueTag.INTEGER, ValueTag.ENUM):
         return Value(tag, int(item))
-    if tag == T.BOOLEAN:
+    if tag == ValueTag.BOOLEAN:
         return Value(tag, bool(item))
     return Value(tag, str(item))
 
@@ -196,12 +201,12 @@ def _json_value(tag: int, item: Any) -> Value:
 def _guess_tag(data: Any) -> int:
     sample = data[0] if isinstance(data, list) and data else data
     if isinstance(sample, bool):
-        return T.BOOLEAN
+        return ValueTag.BOOLEAN
     if isinstance(sample, int):
-        return T.INTEGER
+        return ValueTag.INTEGER
     if isinstance(sample, Mapping):
-        return T.BEG_COLLECTION
-    return T.KEYWORD
+        return ValueTag.BEG_COLLECTION
+    return ValueTag.KEYWORD
 
 
 def json_to_collection(data: Mapping[str, Any]) -> Collection:
@@ -225,17 +230,21 @@ def stored_attribute(name: str, data: Any) -> Attribute | None:
 # Rendering a job
 
 
+def date_time(seconds: float) -> datetime.datetime:
+    """A Unix time as an IPP dateTime: whole seconds, UTC."""
+    return datetime.datetime.fromtimestamp(int(seconds), datetime.UTC)
+
+
 def _date(seconds: float | None) -> Value:
     if seconds is None:
         return Value.out_of_band(OutOfBand.NO_VALUE)
-    stamp = datetime.datetime.fromtimestamp(int(seconds), datetime.UTC)
-    return Value(T.DATE_TIME, stamp)
+    return Value(ValueTag.DATE_TIME, date_time(seconds))
 
 
 def _time(seconds: float | None) -> Value:
     if seconds is None:
         return Value.out_of_band(OutOfBand.NO_VALUE)
-    return Value(T.INTEGER, int(seconds))
+    return Value(ValueTag.INTEGER, int(seconds))
 
 
 def job_group(
@@ -258,52 +267,47 @@ def job_group(
             group.append(Attribute(name, list(values)))
 
     attrs = job.attributes
-    put("job-id", Value(T.INTEGER, job.id))
-    put("job-uri", Value(T.URI, job_uri))
-    put("job-printer-uri", Value(T.URI, printer_uri))
+    put("job-id", Value(ValueTag.INTEGER, job.id))
+    put("job-uri", Value(ValueTag.URI, job_uri))
+    put("job-printer-uri", Value(ValueTag.URI, printer_uri))
     for name in ("attributes-charset", "attributes-natural-language"):
         if want(name):
             default = "utf-8" if name == "attributes-charset" else "en"
-            tag = T.CHARSET if name == "attributes-charset" else T.NATURAL_LANGUAGE
+            tag = ValueTag.CHARSET if name == "attributes-charset" else ValueTag.NATURAL_LANGUAGE
             put(name, Value(tag, str(attrs.get(name) or default)))
-    put("job-name", Value(T.NAME, job.name))
-    put("job-originating-user-name", Value(T.NAME, job.user))
+    put("job-name", Value(ValueTag.NAME, job.name))
+    put("job-originating-user-name", Value(ValueTag.NAME, job.user))
     host = attrs.get("job-originating-host-name") or job.origin.host or job.origin.peer
     if host:
-        put("job-originating-host-name", Value(T.NAME, str(host)))
+        put("job-originating-host-name", Value(ValueTag.NAME, str(host)))
     if "job-uuid" in attrs:
-        put("job-uuid", Value(T.URI, str(attrs["job-uuid"])))
-    put("job-state", Value(T.ENUM, int(job.state)))
-    put("job-state-reasons", *[Value(T.KEYWORD, r) for r in job.state_reasons or ("none",)])
+        put("job-uuid", Value(ValueTag.URI, str(attrs["job-uuid"])))
+    put("job-state", Value(ValueTag.ENUM, int(job.state)))
+    put("job-state-reasons", *[Value(ValueTag.KEYWORD, r) for r in job.state_reasons or ("none",)])
     if job.state_message:
-        put("job-state-message", Value(T.TEXT, job.state_message[:1023]))
-    put("job-k-octets", Value(T.INTEGER, min(job.k_octets, 2**31 - 1)))
-    put("job-impressions-completed", Value(T.INTEGER, job.impressions_completed))
-    put("number-of-documents", Value(T.INTEGER, len(job.documents)))
+        put("job-state-message", Value(ValueTag.TEXT, job.state_message[:1023]))
+    put("job-k-octets", Value(ValueTag.INTEGER, min(job.k_octets, 2**31 - 1)))
+    put("job-impressions-completed", Value(ValueTag.INTEGER, job.impressions_completed))
+    put("number-of-documents", Value(ValueTag.INTEGER, len(job.documents)))
     if not job.state.is_terminal:
-        put("number-of-intervening-jobs", Value(T.INTEGER, intervening))
+        put("number-of-intervening-jobs", Value(ValueTag.INTEGER, intervening))
     put("time-at-creation", _time(job.created))
     put("time-at-processing", _time(job.processing))
     put("time-at-completed", _time(job.completed))
     put("date-time-at-creation", _date(job.created))
     put("date-time-at-processing", _date(job.processing))
     put("date-time-at-completed", _date(job.completed))
-    put("job-printer-up-time", Value(T.INTEGER, up_time))
+    put("job-printer-up-time", Value(ValueTag.INTEGER, up_time))
     if job.documents:
         first = job.documents[0]
-        put("document-format", Value(T.MIME_MEDIA_TYPE, first.format))
+        put("document-format", Value(ValueTag.MIME_MEDIA_TYPE, first.format))
         if first.name:
-            put("document-name", Value(T.NAME, first.name))
+            put("document-name", Value(ValueTag.NAME, first.name))
     elif attrs.get("document-format"):
-        put("document-format", Value(T.MIME_MEDIA_TYPE, str(attrs["document-format"])))
+        put("document-format", Value(ValueTag.MIME_MEDIA_TYPE, str(attrs["document-format"])))
     for name in JOB_TEMPLATE_SYNTAX:
         if name in attrs and want(name):
             attribute = stored_attribute(name, attrs[name])
             if attribute is not None:
                 group.append(attribute)
     return group
-
-
-def is_not_completed(state: JobState) -> bool:
-    """which-jobs=not-completed: pending, pending-held, processing, processing-stopped."""
-    return not state.is_terminal

@@ -1,48 +1,59 @@
-"""What every IPP operation handler shares: the request, its target and the answer.
+"""One IPP request as every handler sees it: what came in, what it addresses, the answer.
 
-Why: the operation handlers (`operations_handler`) should read like RFC 8011
-section 4: find the target, check the attributes, act on the spool, answer.
-This module holds the plumbing they share: `IppRequest` (the parsed message,
-the rest of the body, who sent it and over which listener), `IppService`
-(the gateway context, one `PrinterDescription` per queue, the subscriptions,
-the start time) with target resolution (route by the *path* of printer-uri /
-job-uri, whatever its scheme or host), and `IppResponse` (a `Message` plus,
-for Get-Printer-Attributes, pre-encoded printer attribute bytes).
+Why: the handlers (`printer`, `job`, `document`, `subscription`) should read like
+their RFC 8011 sections: find the target, check the attributes, act on the spool,
+answer. What they all need is here, once:
+
+- `IppRequest` (the parsed message, the rest of the body, who sent it over which
+  listener) and `IppResponse` (a `Message` plus, for Get-Printer-Attributes,
+  pre-encoded printer attribute bytes);
+- `OperationError`, the one exception a handler raises to answer with an IPP
+  status (and unsupported attributes);
+- `IppService`, the front-end's shared state (the gateway context, one
+  `PrinterDescription` per queue, the subscriptions), with target resolution
+  (route by the *path* of printer-uri / job-uri, whatever its scheme or host)
+  and the URIs of the answer;
+- `respond`, the operation-attribute readers (`string_op`, `bool_op`, `int_op`,
+  `requested_attributes`) and the permission checks (`check_owner`, `check_admin`).
+
+Rule: a helper the handlers of more than one IPP object use lives here; one that a
+single object's handlers use lives in that object's module (`job`, `printer`, ...).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import trio
-
 from gateway.core.context import GatewayContext
-from gateway.core.job import Job, JobState
+from gateway.core.job import Job
 from gateway.core.queues import Queue
+from gateway.ipp.attributes import Attribute, Group
+from gateway.ipp.encoder import encode
+from gateway.ipp.errors import IppError
+from gateway.ipp.message import Message
+from gateway.ipp.operations import Operation
+from gateway.ipp.status import StatusCode
+from gateway.ipp.tags import DelimiterTag, ValueTag
 
-from .attributes import Attribute, Group
-from .document import BodyReader
-from .encoder import encode
-from .message import Message
-from .operations import Operation
-from .printer_attributes import Listener, PrinterDescription
-from .status import StatusCode
-from .subscriptions import Subscriptions
-from .tags import DelimiterTag, ValueTag
+from .printer_attributes import Listener, PrinterDescription, printer_uuid
+from .subscription_store import Subscriptions
 
-SPOOL_ID_FILE = "ipp-printer-uuid-seed"
+if TYPE_CHECKING:
+    from .intake import BodyReader
 
 DEFAULT_PRINTER_PATHS = ("/ipp/print", "/")
 
+NAME_TAGS = (ValueTag.NAME_WITHOUT_LANGUAGE, ValueTag.NAME_WITH_LANGUAGE)
 
-class IppFailure(Exception):
-    """Answer the request with this status (and unsupported attributes, if any)."""
+
+class OperationError(IppError):
+    """The operation cannot be done as asked: answer with `status`, `message` as
+    status-message and `unsupported` in the unsupported-attributes group."""
 
     def __init__(
         self, status: StatusCode, message: str, unsupported: Iterable[Attribute] = ()
@@ -80,14 +91,9 @@ class IppRequest:
     def requesting_user(self) -> str | None:
         """requesting-user-name if sent with a name syntax."""
         attribute = self.operation.get("requesting-user-name")
-        if attribute is None or attribute.tag not in (
-            ValueTag.NAME_WITHOUT_LANGUAGE,
-            ValueTag.NAME_WITH_LANGUAGE,
-        ):
+        if attribute is None or attribute.tag not in NAME_TAGS:
             return None
-        value = attribute.value
-        text = getattr(value, "text", value)
-        return str(text) or None
+        return text_of(attribute.value) or None
 
     @property
     def identity(self) -> str:
@@ -143,25 +149,6 @@ def printer_path(queue: Queue, default: Queue) -> str:
     return "/ipp/print" if queue is default else f"/printers/{queue.name}"
 
 
-def spool_seed(spool_dir: Path) -> uuid.UUID:
-    """A random id kept in the spool folder, so printer-uuid survives restarts."""
-    path = spool_dir / SPOOL_ID_FILE
-    try:
-        return uuid.UUID(path.read_text().strip())
-    except (OSError, ValueError):
-        seed = uuid.uuid4()
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(f"{seed}\n")
-        tmp.replace(path)
-        return seed
-
-
-def printer_uuid(spool_dir: Path, queue: str) -> uuid.UUID:
-    """printer-uuid of a queue: uuid5 of its name in a namespace kept in the spool
-    (`spool_seed`), stable across restarts. DNS-SD's TXT ``UUID`` must be this."""
-    return uuid.uuid5(spool_seed(spool_dir), queue)
-
-
 @dataclass(slots=True)
 class IppService:
     """State shared by every request of the IPP front-end."""
@@ -172,8 +159,6 @@ class IppService:
     started: float = field(default_factory=time.time)
     descriptions: dict[str, PrinterDescription] = field(default_factory=dict)
     subscriptions: Subscriptions = field(default_factory=Subscriptions)
-    hold_new_jobs: set[str] = field(default_factory=set)
-    _watchers: dict[int, list[trio.Event]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for queue in self.context.queues:
@@ -185,7 +170,6 @@ class IppService:
                 operations=self.operations,
             )
         self.subscriptions.attach(self.context.spool)
-        self.context.spool.add_listener(self._job_changed)
 
     def policy(self, queue: Queue | None) -> str:
         """The authentication policy of `queue` (its own, else ipp.auth)."""
@@ -206,41 +190,10 @@ class IppService:
             return self.context.queues.get(job.queue) if job is not None else None
         return self.queue_for_path(path or "/")
 
-    def _job_changed(self, job: Job, old: Job | None) -> None:
-        for event in self._watchers.pop(job.id, ()):
-            event.set()
-
-    def _in_handoff(self, job: Job) -> bool:
-        """Whether the dispatcher is handing `job` to its backend now, or is about to
-        (it is the next pending job of an idle, enabled queue)."""
-        if job.state == JobState.PROCESSING:
-            return job.backend_job_id is None
-        if job.state != JobState.PENDING or job.incoming or job.not_before > time.time():
-            return False
-        queue = self.context.queues.get(job.queue)
-        if queue is None or not queue.enabled or queue.busy:
-            return False
-        upcoming = self.context.spool.next_pending(job.queue)
-        return upcoming is not None and upcoming.id == job.id
-
-    async def settled(self, job: Job, wait: float) -> Job | None:
-        """Wait (at most `wait` s) while the dispatcher hands `job` to its backend
-        (see `_in_handoff`); return the job as it is then.
-
-        Why: a Cancel-Job that lands in the middle of the hand-off would race the
-        dispatcher recording the outcome; waiting for the outcome makes the answer
-        deterministic (completed -> not-possible, forwarded -> canceled there too).
-        """
-        with trio.move_on_after(wait):
-            while True:
-                current = self.context.spool.get(job.id)
-                if current is None or not self._in_handoff(current):
-                    return current
-                event = trio.Event()
-                self._watchers.setdefault(job.id, []).append(event)
-                await event.wait()
-        self._watchers.pop(job.id, None)
-        return self.context.spool.get(job.id)
+    def queue_named(self, name: str) -> Queue:
+        """The queue `name` of a job or subscription (the default queue if it is no
+        longer configured)."""
+        return self.context.queues.get(name) or self.context.queues.default
 
     # -- URIs ------------------------------------------------------------
 
@@ -274,14 +227,14 @@ class IppService:
         """The printer of a printer operation (printer-uri is REQUIRED)."""
         uri = _uri_attribute(request, "printer-uri")
         if uri is None:
-            raise IppFailure(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing printer-uri")
+            raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing printer-uri")
         # CUPS 2.4 clients (lp -h, cupsCreateDestJob) send back the whole
         # printer-uri-supported joined with commas when it has several values.
         uri = uri.split(",", 1)[0]
         path = urlsplit(uri).path or "/"
         queue = self.queue_for_path(path)
         if queue is None:
-            raise IppFailure(StatusCode.CLIENT_ERROR_NOT_FOUND, f"no printer at {path}")
+            raise OperationError(StatusCode.CLIENT_ERROR_NOT_FOUND, f"no printer at {path}")
         return Target(queue, path.rstrip("/") or "/")
 
     def job_target(self, request: IppRequest) -> Target:
@@ -291,28 +244,26 @@ class IppService:
             path = unquote(urlsplit(job_uri).path).rstrip("/")
             head, _, tail = path.rpartition("/")
             if not tail.isdigit() or not (head.endswith("/jobs") or self.queue_for_path(head)):
-                raise IppFailure(StatusCode.CLIENT_ERROR_NOT_FOUND, f"no job at {path}")
+                raise OperationError(StatusCode.CLIENT_ERROR_NOT_FOUND, f"no job at {path}")
             job = self.context.spool.get(int(tail))
             if job is None:
-                raise IppFailure(StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {tail} does not exist")
-            queue = self.context.queues.get(job.queue) or self.context.queues.default
+                raise OperationError(
+                    StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {tail} does not exist"
+                )
+            queue = self.queue_named(job.queue)
             return Target(queue, printer_path(queue, self.context.queues.default), job)
         target = self.printer_target(request)
-        job_id = request.operation.get("job-id")
+        job_id = one_value(request, "job-id", ValueTag.INTEGER, "job-id must be one integer")
         if job_id is None:
-            raise IppFailure(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing job-id or job-uri")
-        if job_id.tag != ValueTag.INTEGER or len(job_id.values) != 1:
-            raise IppFailure(
-                StatusCode.CLIENT_ERROR_BAD_REQUEST, "job-id must be one integer", [job_id]
-            )
+            raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing job-id or job-uri")
         number = job_id.value
         if not isinstance(number, int):
-            raise IppFailure(StatusCode.CLIENT_ERROR_BAD_REQUEST, "job-id must be an integer")
+            raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "job-id must be an integer")
         job = self.context.spool.get(number)
         if job is None:
-            raise IppFailure(StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {number} does not exist")
+            raise OperationError(StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {number} does not exist")
         if job.queue != target.queue.name and target.path not in DEFAULT_PRINTER_PATHS:
-            raise IppFailure(
+            raise OperationError(
                 StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {number} is not on {target.path}"
             )
         queue = self.context.queues.get(job.queue) or target.queue
@@ -323,16 +274,36 @@ class IppService:
         )
         return Target(queue, path, job)
 
+    def target_job(self, request: IppRequest) -> tuple[Target, Job]:
+        """`job_target` and its job (always there for a job target)."""
+        target = self.job_target(request)
+        assert target.job is not None
+        return target, target.job
+
 
 def _uri_attribute(request: IppRequest, name: str) -> str | None:
-    attribute = request.operation.get(name)
-    if attribute is None:
-        return None
-    if attribute.tag != ValueTag.URI or len(attribute.values) != 1:
-        raise IppFailure(
-            StatusCode.CLIENT_ERROR_BAD_REQUEST, f"{name} must be one uri", [attribute]
-        )
-    return str(attribute.value)
+    attribute = one_value(request, name, ValueTag.URI, f"{name} must be one uri")
+    return None if attribute is None else str(attribute.value)
+
+
+# --------------------------------------------------------------------------
+# The answer
+
+
+def respond(
+    request: IppRequest,
+    status: StatusCode = StatusCode.SUCCESSFUL_OK,
+    message: str | None = None,
+    unsupported: Iterable[Attribute] = (),
+) -> IppResponse:
+    """A response echoing `request`, with status, status-message and unsupported attributes."""
+    response = Message.response(request.message, status, status_message=message)
+    bad = list(unsupported)
+    if bad:
+        group = response.add_group(DelimiterTag.UNSUPPORTED_ATTRIBUTES)
+        for attribute in bad:
+            group.append(attribute)
+    return IppResponse(response)
 
 
 def unsupported_value(attribute: Attribute) -> Attribute:
@@ -340,6 +311,101 @@ def unsupported_value(attribute: Attribute) -> Attribute:
     return Attribute(attribute.name, list(attribute.values))
 
 
-def unknown_attribute(name: str) -> Attribute:
-    """An attribute the printer does not know: the out-of-band ``unsupported`` value."""
-    return Attribute.of(name, ValueTag.UNSUPPORTED)
+def not_settable(names: Iterable[str]) -> list[Attribute]:
+    """The unsupported-attributes group of a Set-*-Attributes that may set none of `names`."""
+    return [Attribute.of(name, ValueTag.NOT_SETTABLE) for name in names]
+
+
+# --------------------------------------------------------------------------
+# Reading operation attributes
+
+
+def text_of(value: object) -> str:
+    """The text of a name/text value, with or without language."""
+    return str(getattr(value, "text", value))
+
+
+def string_op(request: IppRequest, name: str, tags: Iterable[int]) -> str | None:
+    """An operation attribute with one value of one of `tags`, as text; None if absent."""
+    attribute = request.operation.get(name)
+    if attribute is None:
+        return None
+    if attribute.tag not in tuple(tags) or len(attribute.values) != 1:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            f"bad {name}",
+            [unsupported_value(attribute)],
+        )
+    return text_of(attribute.value)
+
+
+def one_value(request: IppRequest, name: str, tag: int, problem: str) -> Attribute | None:
+    """An operation attribute that must have one value of syntax `tag` (None if
+    absent); client-error-bad-request with `problem` otherwise."""
+    attribute = request.operation.get(name)
+    if attribute is None:
+        return None
+    if attribute.tag != tag or len(attribute.values) != 1:
+        raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, problem, [attribute])
+    return attribute
+
+
+def bool_op(request: IppRequest, name: str) -> bool | None:
+    """A boolean operation attribute; None if absent, bad-request if not boolean."""
+    attribute = one_value(request, name, ValueTag.BOOLEAN, f"{name} must be a boolean")
+    return None if attribute is None else bool(attribute.value)
+
+
+def int_op(request: IppRequest, name: str, low: int = 0) -> int | None:
+    """An integer operation attribute >= `low`; None if absent."""
+    attribute = request.operation.get(name)
+    if attribute is None:
+        return None
+    value = attribute.value
+    if attribute.tag != ValueTag.INTEGER or not isinstance(value, int) or value < low:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            f"bad {name}",
+            [unsupported_value(attribute)],
+        )
+    return value
+
+
+def requested_attributes(request: IppRequest) -> list[str]:
+    """The keywords of requested-attributes (empty if absent)."""
+    attribute = request.operation.get("requested-attributes")
+    if attribute is None:
+        return []
+    return [str(v.value) for v in attribute.values if v.tag == ValueTag.KEYWORD]
+
+
+def attributes_in(request: IppRequest, tag: DelimiterTag) -> list[Attribute]:
+    """Every attribute of the request's groups with `tag` (e.g. the job group)."""
+    return [attribute for group in request.message.groups_of(tag) for attribute in group]
+
+
+# --------------------------------------------------------------------------
+# Who may do what
+
+
+def check_owner(request: IppRequest, job: Job) -> None:
+    """Only the job's owner or an operator may change a job."""
+    if request.is_operator:
+        return
+    user = request.user or request.requesting_user
+    if user is not None and user != job.user:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_AUTHORIZED, f"job {job.id} belongs to {job.user}"
+        )
+
+
+def check_admin(request: IppRequest) -> None:
+    """Operator operations: listed operators when authentication is on, else
+    loopback clients only."""
+    if not request.is_operator:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_FORBIDDEN,
+            "printer administration is for operators only"
+            if request.auth_on
+            else "printer administration is allowed from this host only",
+        )

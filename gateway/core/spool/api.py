@@ -1,0 +1,504 @@
+"""The `Spool`: what the front-ends and the dispatcher call.
+
+Why: one object owns the job core's state: the committed jobs in memory
+(`JobIndex`), the versions on their way to the store, the listeners. It applies
+the lifecycle rules of `gateway.core.job`, checks each change against the
+transition table, and writes through a `JobStore` by group commit. It knows
+nothing of SQL (`sqlite.py`), of the record format (`records.py`) or of how
+files are written (`staging.py`).
+
+The change protocol
+-------------------
+A change is built from the job's newest version (committed or still on its
+way to the store) without awaiting in between, so two changes of one job never
+race; it becomes the newest version at once, and is then committed by group
+commit (changes that arrive together share one transaction and one fsync).
+Only after the commit does the in-memory copy change and do the listeners (the
+dispatcher) hear of it, in commit order. A change built on one that then fails
+must not commit (it carries that one's content): it fails too (`Write.after`),
+and is built again from the version that is then newest (`_Rebuild`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+from gateway.core.job import Attributes, Document, Job, JobState, Origin
+
+from . import recovery, retention
+from .errors import JobNotFound, NoSpace, NotPossible, SpoolError
+from .groupcommit import CommitFailed, GroupCommit, Write
+from .indexes import JobIndex
+from .records import from_record, to_record
+from .sqlite import DB_FILE, SQLiteStore
+from .staging import JobFolder, NewDocument, Staging
+from .store import JobStore
+
+log = logging.getLogger("gateway.spool")
+
+JobListener = Callable[[Job, Job | None], None]
+T = TypeVar("T")
+
+
+class Spool:
+    """The durable job store. Create with `Spool.open`."""
+
+    def __init__(
+        self,
+        staging: Staging,
+        store: JobStore,
+        *,
+        history_max_jobs: int,
+        history_max_age: float,
+    ) -> None:
+        self.root = staging.root
+        self._staging = staging
+        self._store = store
+        self.history_max_jobs = history_max_jobs
+        self.history_max_age = history_max_age
+        self._index = JobIndex()  # the committed versions
+        self._newest: dict[int, Job] = {}  # versions accepted but not yet committed
+        self._newest_write: dict[int, Write[JobStore]] = {}  # ... and the writes carrying them
+        self._store_limiter = trio.CapacityLimiter(1)  # one store call at a time
+        self._commits = GroupCommit(store, self._store_limiter, store.transaction)
+        self._listeners: list[JobListener] = []
+        self._closed = False
+
+    # ------------------------------------------------------------------
+    # Opening, closing
+
+    @classmethod
+    async def open(
+        cls,
+        root: Path,
+        *,
+        max_job_size: int = 0,
+        min_free_space: int = 0,
+        history_max_jobs: int = 1000,
+        history_max_age: float = 7 * 86400.0,
+        store: JobStore | None = None,
+    ) -> Spool:
+        """Open (creating if needed) the spool at ``root`` and recover from a crash.
+
+        Job records go to ``store``, by default ``spool.db`` in ``root``; document
+        files always go to ``root/jobs/``. The spool closes the store."""
+        staging = Staging(root, max_job_size=max_job_size, min_free_space=min_free_space)
+
+        def setup() -> JobStore:
+            staging.prepare()
+            return store if store is not None else SQLiteStore.open(root / DB_FILE)
+
+        spool = cls(
+            staging,
+            await trio.to_thread.run_sync(setup),
+            history_max_jobs=history_max_jobs,
+            history_max_age=history_max_age,
+        )
+        await spool._recover()
+        return spool
+
+    async def _recover(self) -> None:
+        """Load every record, sweep what a stop left in ``jobs/`` and requeue the
+        jobs that were being forwarded (see `gateway.core.spool.recovery`)."""
+        for stored in await self._run(self._store.load):
+            self._index.add(from_record(stored.id, stored.data), stored.folder)
+
+        known = self._index.folders()
+        jobs_dir = self._staging.jobs_dir
+        removed = await trio.to_thread.run_sync(recovery.sweep_orphan_folders, jobs_dir, known)
+        if removed:
+            log.info("spool: removed %d unfinished job folder(s) left by a stop", len(removed))
+
+        for job in recovery.requeued(self._index.jobs()):
+            await self._store_version(job, check=False)
+            log.info("job %d recovered: queue=%s requeued after a restart", job.id, job.queue)
+        pending = sum(1 for j in self._index.jobs() if not j.state.is_terminal)
+        if pending:
+            log.info("spool: %d unfinished job(s) recovered from %s", pending, self.root)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with trio.CancelScope(shield=True):
+            await self._commits.wait_idle()
+            await self._run(self._store.close)
+        batches, writes = self.commit_stats
+        if batches:
+            log.info(
+                "spool: %d change(s) committed in %d transaction(s) since the start",
+                writes,
+                batches,
+            )
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        """Call the store outside a commit (in its thread, one call at a time)."""
+        return await trio.to_thread.run_sync(fn, limiter=self._store_limiter)
+
+    async def _write(self, write: Write[JobStore]) -> Any:
+        """Fsync what ``write`` names and commit it (grouped with concurrent
+        writes), then publish it; spool errors for what went wrong."""
+        if self._closed:
+            raise SpoolError("the spool is closed")
+        try:
+            return await self._commits.write(write)
+        except CommitFailed as exc:
+            if exc.dependent:
+                raise _Rebuild from exc
+            raise (NoSpace if exc.no_space else SpoolError)(str(exc)) from exc
+
+    @property
+    def commit_stats(self) -> tuple[int, int]:
+        """(transactions committed, changes they carried) since the spool was opened."""
+        return self._commits.batches, self._commits.writes
+
+    # ------------------------------------------------------------------
+    # Listeners
+
+    def add_listener(self, listener: JobListener) -> None:
+        """Call ``listener(job, old)`` after every committed change (``old`` None = new)."""
+        self._listeners.append(listener)
+
+    def _notify(self, job: Job, old: Job | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(job, old)
+            except Exception:
+                log.exception("spool listener failed")
+
+    # ------------------------------------------------------------------
+    # Documents and room (see `gateway.core.spool.staging`)
+
+    @property
+    def max_job_size(self) -> int:
+        return self._staging.max_job_size
+
+    @property
+    def min_free_space(self) -> int:
+        return self._staging.min_free_space
+
+    def free_space(self) -> int:
+        return self._staging.free_space()
+
+    def has_room(self, size: int) -> bool:
+        """Whether a document of ``size`` bytes fits (size limit and free space)."""
+        return self._staging.has_room(size)
+
+    def check_room(self, size: int) -> None:
+        """Raise `NoSpace` with a reason unless ``size`` more bytes fit."""
+        self._staging.check_room(size)
+
+    def new_folder(self) -> JobFolder:
+        """A folder for a job being received (not yet a job; see the package doc)."""
+        return self._staging.new_folder()
+
+    def folder_of(self, job_id: int) -> JobFolder:
+        """The folder of an existing job, for adding documents (Send-Document)."""
+        key = self._folder_key(job_id)
+        return self._staging.folder(key, self._newest_version(job_id).next_document_number)
+
+    def _folder_key(self, job_id: int) -> str:
+        key = self._index.folder(job_id)
+        if key is None:
+            raise JobNotFound(f"job {job_id} does not exist")
+        return key
+
+    def document_path(self, doc: Document) -> Path:
+        """Where a document's bytes are (for backends to read)."""
+        return self._staging.document_path(doc)
+
+    # ------------------------------------------------------------------
+    # Creating jobs
+
+    async def submit(
+        self,
+        queue: str,
+        attributes: Attributes,
+        documents: Sequence[NewDocument],
+        origin: Origin,
+        *,
+        folder: JobFolder,
+        incoming: bool = False,
+        held: bool = False,
+    ) -> Job:
+        """Commit a new job; when this returns it is durable and may be acknowledged."""
+        attrs = dict(attributes)
+        attrs.setdefault("job-uuid", f"urn:uuid:{uuid.UUID(folder.key)}")
+        job = Job.submitted(
+            queue,
+            attrs,
+            tuple(d.to_document(i) for i, d in enumerate(documents, start=1)),
+            origin,
+            now=time.time(),
+            incoming=incoming,
+            held=held,
+        )
+        record = to_record(job)
+        key = folder.key
+        made: list[Job] = []
+
+        def insert(store: JobStore) -> int:
+            return store.insert(key, record)
+
+        def publish(job_id: int) -> None:
+            new = job.evolve(id=job_id)
+            self._index.add(new, key)
+            made.append(new)
+            self._notify(new, None)
+
+        sync = self._staging.to_sync(documents, folder)
+        await self._write(Write(insert, publish, sync=sync))
+        return made[0]
+
+    async def add_document(self, job_id: int, document: NewDocument, *, last: bool) -> Job:
+        """Add a document to an incoming job (Send-Document); ``last`` closes it."""
+
+        def build(job: Job) -> Job:
+            if not job.incoming:
+                raise NotPossible(f"job {job_id} is not waiting for documents")
+            new = document.to_document(job.next_document_number)
+            return job.with_document(new, last=last)
+
+        sync = self._staging.to_sync([document], self._staging.folder(self._folder_key(job_id)))
+        return _changed(await self._change(job_id, build, sync))
+
+    async def close_job(self, job_id: int) -> Job:
+        """Close an incoming job without another document (Close-Job, last-document)."""
+        return _changed(await self._change(job_id, lambda job: job.closed(time.time())))
+
+    # ------------------------------------------------------------------
+    # Reading (from memory; see `gateway.core.spool.indexes`)
+
+    def get(self, job_id: int) -> Job | None:
+        return self._index.get(job_id)
+
+    def jobs(self, queue: str | None = None) -> Iterator[Job]:
+        """Every job, in id order, optionally of one queue (a snapshot)."""
+        return self._index.jobs(queue)
+
+    def active_jobs(self, queue: str | None = None) -> list[Job]:
+        """Jobs not yet ended, in the order they will be (or are being) forwarded."""
+        return self._index.active_jobs(queue)
+
+    def active_count(self, queue: str) -> int:
+        """How many of the queue's jobs are not yet ended."""
+        return self._index.active_count(queue)
+
+    def pending_ids(self, queue: str) -> Sequence[int]:
+        """Ids of the queue's jobs in state pending, ascending (do not modify)."""
+        return self._index.pending_ids(queue)
+
+    def next_pending(self, queue: str) -> Job | None:
+        """The oldest job of ``queue`` that is waiting to be forwarded, if any."""
+        return self._index.next_pending(queue)
+
+    def _newest_version(self, job_id: int) -> Job:
+        """The version a change must start from: the newest, committed or not."""
+        job = self._newest.get(job_id) or self._index.get(job_id)
+        if job is None:
+            raise JobNotFound(f"job {job_id} does not exist")
+        return job
+
+    # ------------------------------------------------------------------
+    # Changing jobs
+
+    async def update(self, job_id: int, **changes: Any) -> Job:
+        """Change a job's fields; a change of ``state`` must be in the transition table."""
+        return _changed(await self._change(job_id, lambda job: job.changed(time.time(), **changes)))
+
+    async def transition(
+        self,
+        job_id: int,
+        state: JobState,
+        *,
+        reasons: Iterable[str] | None = None,
+        message: str | None = None,
+        **changes: Any,
+    ) -> Job:
+        """Move a job to ``state`` (checked against the table), with reasons and message."""
+        changes |= _status(reasons, message)
+        return await self.update(job_id, state=state, **changes)
+
+    async def transition_if(
+        self,
+        job_id: int,
+        only_from: Collection[JobState],
+        state: JobState,
+        *,
+        reasons: Iterable[str] | None = None,
+        message: str | None = None,
+        **changes: Any,
+    ) -> Job | None:
+        """Like `transition`, but only while the job's newest version is in one of
+        ``only_from``: None when something else (a cancel) moved it first."""
+        changes |= _status(reasons, message)
+
+        def build(job: Job) -> Job | None:
+            if job.state not in only_from:
+                return None
+            return job.changed(time.time(), state=state, **changes)
+
+        try:
+            return await self._change(job_id, build)
+        except JobNotFound:
+            return None
+
+    async def cancel(
+        self, job_id: int, *, reason: str = "job-canceled-by-user", message: str = ""
+    ) -> Job:
+        """Cancel a job. One already forwarded is marked for the dispatcher to
+        cancel at the backend too (``cancel_requested``)."""
+
+        def build(job: Job) -> Job:
+            if job.state.is_terminal:
+                raise NotPossible(f"job {job_id} is already {job.state.keyword}")
+            return job.canceled(time.time(), reason=reason, message=message)
+
+        return _changed(await self._change(job_id, build))
+
+    async def _change(
+        self, job_id: int, build: Callable[[Job], Job | None], sync: Sequence[str] = ()
+    ) -> Job | None:
+        """Build a change from the job's newest version (with no await in between,
+        so changes of one job never race) and store it. ``build`` returns None for
+        no change. Should a change it was built on fail, it is built again from
+        the version that is then newest."""
+        while True:
+            job = self._newest_version(job_id)
+            new = build(job)
+            if new is None or new is job:
+                return new
+            try:
+                return await self._store_version(new, old=job, sync=sync)
+            except _Rebuild:
+                continue
+
+    async def _store_version(
+        self, job: Job, *, old: Job | None = None, check: bool = True, sync: Sequence[str] = ()
+    ) -> Job:
+        """Write a new version of a job. ``old`` is the newest version, read with
+        no await since: this becomes the newest at once, so the next change
+        starts from it."""
+        if check and old is not None and job.state != old.state:
+            old.state.check_transition(job.state)
+        job = job.evolve(updated=time.time())
+        record = to_record(job)
+        # Built on a version still on its way to the store? Then this change
+        # must not commit if that one fails (it carries that one's content).
+        after = self._newest_write.get(job.id) if old is self._newest.get(job.id) else None
+        self._newest[job.id] = job
+
+        def write(store: JobStore) -> None:
+            store.update(job.id, record)
+
+        def publish(_: None) -> None:
+            forget()
+            if self._index.folder(job.id) is None:  # purged meanwhile
+                self._newest.pop(job.id, None)
+                return
+            previous = self._index.get(job.id)
+            if self._newest.get(job.id) is job:
+                del self._newest[job.id]
+            self._index.put(job, old)
+            self._notify(job, previous if old is None else old)
+
+        def undo() -> None:
+            forget()
+            if self._newest.get(job.id) is job:
+                del self._newest[job.id]
+
+        def forget() -> None:
+            if self._newest_write.get(job.id) is change:
+                del self._newest_write[job.id]
+
+        change: Write[JobStore] = Write(write, publish, undo, sync, after)
+        self._newest_write[job.id] = change
+        await self._write(change)
+        return job
+
+    # ------------------------------------------------------------------
+    # History retention (see `gateway.core.spool.retention`)
+
+    async def purge(self, now: float | None = None) -> list[int]:
+        """Forget ended jobs past the history limits (count and age), and their files."""
+        now = time.time() if now is None else now
+        ended = [j for j in self._index.jobs() if j.state.is_terminal and j.id not in self._newest]
+        doomed = retention.expired(
+            ended, now=now, max_jobs=self.history_max_jobs, max_age=self.history_max_age
+        )
+        if not doomed:
+            return []
+        ids = [j.id for j in doomed]
+        folders = [self._folder_key(i) for i in ids]
+
+        def delete(store: JobStore) -> None:
+            store.delete(ids)
+
+        def forget(_: None) -> None:
+            for i in ids:
+                self._index.remove(i)
+                self._newest.pop(i, None)
+
+        await self._write(Write(delete, forget))
+        await trio.to_thread.run_sync(self._staging.remove_folders, folders)
+        log.debug("spool: purged %d job(s) from history", len(ids))
+        return ids
+
+    async def expire_incoming(self, idle: float, now: float | None = None) -> list[Job]:
+        """Close incoming jobs idle longer than ``idle`` seconds
+        (multiple-operation-time-out): with documents they print, without they abort."""
+        now = time.time() if now is None else now
+        expired = []
+        for job in list(self._index.jobs()):
+            if job.idle_incoming(now, idle):
+                expired.append(await self.close_job(job.id))
+        return expired
+
+    # ------------------------------------------------------------------
+    # The store's key/value state
+
+    async def get_meta(self, key: str) -> str | None:
+        """A value of the spool's own key/value state (kept by the store)."""
+        store = self._store
+        return await self._run(lambda: store.get_meta(key))
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the key/value state; durable when this returns."""
+
+        def put(store: JobStore) -> None:
+            store.set_meta(key, value)
+
+        await self._write(Write(put, _ignore))
+
+
+class _Rebuild(Exception):
+    """A change was built on one that failed: build it again (see `Spool._change`)."""
+
+
+def _changed(job: Job | None) -> Job:
+    assert job is not None  # only transition_if's build returns None
+    return job
+
+
+def _status(reasons: Iterable[str] | None, message: str | None) -> dict[str, Any]:
+    """The state_reasons / state_message changes a transition asks for."""
+    changes: dict[str, Any] = {}
+    if reasons is not None:
+        changes["state_reasons"] = tuple(reasons) or ("none",)
+    if message is not None:
+        changes["state_message"] = message
+    return changes
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+__all__ = ["JobListener", "Spool"]

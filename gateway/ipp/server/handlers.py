@@ -1,0 +1,82 @@
+"""The one table from IPP operation to the handler that answers it.
+
+Why: a reader sees here, whole, which operations the gateway answers and where
+each one is implemented; the ASGI app dispatches on `HANDLERS` and
+operations-supported is built from its keys. An operation that is not in the
+table is answered server-error-operation-not-supported.
+
+Handlers are grouped by the IPP object they work on: `printer` (the Printer and
+its administration), `job` (creating, reading and changing jobs), `document`
+(Send-Document and the Document object of PWG 5100.5) and `subscription`
+(RFC 3995 / RFC 3996). Each is ``async (IppService, IppRequest) -> IppResponse``
+and raises `OperationError` to answer with another status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from gateway.ipp.operations import Operation
+
+from . import document, job, printer, subscription
+from .request import IppRequest, IppResponse, IppService
+
+Handler = Callable[[IppService, IppRequest], Awaitable[IppResponse]]
+
+HANDLERS: dict[Operation, Handler] = {
+    # The Printer (RFC 8011 4.2, RFC 3380, RFC 3998, PWG 5100.13, CUPS)
+    Operation.GET_PRINTER_ATTRIBUTES: printer.get_printer_attributes,
+    Operation.GET_PRINTER_SUPPORTED_VALUES: printer.get_printer_supported_values,
+    Operation.SET_PRINTER_ATTRIBUTES: printer.set_printer_attributes,
+    Operation.IDENTIFY_PRINTER: printer.identify_printer,
+    Operation.CUPS_GET_PRINTERS: printer.cups_get_printers,
+    Operation.CUPS_GET_DEFAULT: printer.cups_get_printers,
+    Operation.PAUSE_PRINTER: printer.printer_admin,
+    Operation.PAUSE_PRINTER_AFTER_CURRENT_JOB: printer.printer_admin,
+    Operation.RESUME_PRINTER: printer.printer_admin,
+    Operation.ENABLE_PRINTER: printer.printer_admin,
+    Operation.DISABLE_PRINTER: printer.printer_admin,
+    Operation.HOLD_NEW_JOBS: printer.printer_admin,
+    Operation.RELEASE_HELD_NEW_JOBS: printer.printer_admin,
+    Operation.RESTART_PRINTER: printer.printer_admin,
+    Operation.SHUTDOWN_PRINTER: printer.printer_admin,
+    Operation.STARTUP_PRINTER: printer.printer_admin,
+    Operation.PURGE_JOBS: printer.purge_jobs,
+    # Jobs (RFC 8011 4.2-4.3, RFC 3380, RFC 3998, PWG 5100.11)
+    Operation.PRINT_JOB: job.print_job,
+    Operation.VALIDATE_JOB: job.validate_job,
+    Operation.CREATE_JOB: job.create_job,
+    Operation.CLOSE_JOB: job.close_job,
+    Operation.GET_JOBS: job.get_jobs,
+    Operation.GET_JOB_ATTRIBUTES: job.get_job_attributes,
+    Operation.SET_JOB_ATTRIBUTES: job.set_job_attributes,
+    Operation.HOLD_JOB: job.hold_job,
+    Operation.RELEASE_JOB: job.release_job,
+    Operation.CANCEL_JOB: job.cancel_job,
+    Operation.CANCEL_MY_JOBS: job.cancel_jobs,
+    Operation.CANCEL_JOBS: job.cancel_jobs,
+    Operation.CANCEL_CURRENT_JOB: job.cancel_current_job,
+    Operation.SUSPEND_CURRENT_JOB: job.suspend_current_job,
+    Operation.RESTART_JOB: job.job_not_possible,
+    Operation.REPROCESS_JOB: job.job_not_possible,
+    Operation.RESUBMIT_JOB: job.job_not_possible,
+    Operation.PROMOTE_JOB: job.job_not_possible,
+    Operation.SCHEDULE_JOB_AFTER: job.job_not_possible,
+    Operation.RESUME_JOB: job.job_not_possible,
+    # Documents (RFC 8011 4.3.1, PWG 5100.5)
+    Operation.SEND_DOCUMENT: document.send_document,
+    Operation.GET_DOCUMENTS: document.get_documents,
+    Operation.GET_DOCUMENT_ATTRIBUTES: document.get_document_attributes,
+    Operation.SET_DOCUMENT_ATTRIBUTES: document.set_document_attributes,
+    Operation.CANCEL_DOCUMENT: document.cancel_document,
+    # Subscriptions and notifications (RFC 3995, RFC 3996)
+    Operation.CREATE_PRINTER_SUBSCRIPTIONS: subscription.create_subscriptions,
+    Operation.CREATE_JOB_SUBSCRIPTIONS: subscription.create_subscriptions,
+    Operation.GET_SUBSCRIPTION_ATTRIBUTES: subscription.get_subscription_attributes,
+    Operation.GET_SUBSCRIPTIONS: subscription.get_subscriptions,
+    Operation.RENEW_SUBSCRIPTION: subscription.renew_subscription,
+    Operation.CANCEL_SUBSCRIPTION: subscription.cancel_subscription,
+    Operation.GET_NOTIFICATIONS: subscription.get_notifications,
+}
+
+__all__ = ["HANDLERS", "Handler"]
