@@ -27,12 +27,14 @@ from gateway import backends, dnssd, privileges
 from gateway.config import Config, ListenAddress, machine_hostname
 from gateway.core.context import GatewayContext
 from gateway.core.dispatcher import Dispatcher
+from gateway.core.polling import PollSettings
 from gateway.core.queues import Queue, Queues
-from gateway.core.spool import Spool
+from gateway.core.spool import Spool, SpoolLocked
 from gateway.ipp import server as ipp_server
 from gateway.ipp.server.printer_attributes import STATIC_DOCUMENT_FORMATS, printer_uuid
 from gateway.lpd import server as lpd_server
 from gateway.metrics import Metrics
+from gateway.web import metrics_listener
 
 log = logging.getLogger("gateway")
 
@@ -51,6 +53,7 @@ class Running:
     lpd: list[tuple[str, int]] = field(default_factory=list)
     ipp: list[tuple[str, int]] = field(default_factory=list)
     ipps: list[tuple[str, int]] = field(default_factory=list)
+    metrics: list[tuple[str, int]] = field(default_factory=list)
 
 
 def bind(address: ListenAddress, what: str, flag: str) -> socket.socket:
@@ -103,7 +106,7 @@ def _first(group: BaseExceptionGroup[StartupError]) -> StartupError:
 
 
 def _bind_advice(address: ListenAddress, what: str, flag: str, exc: OSError) -> str:
-    example = "127.0.0.1:5515" if what == "LPD" else "127.0.0.1:8631"
+    example = {"LPD": "127.0.0.1:5515", "metrics": "127.0.0.1:9631"}.get(what, "127.0.0.1:8631")
     where = f"cannot listen for {what} on {address}"
     if exc.errno == errno.EACCES:
         return (
@@ -151,6 +154,11 @@ async def run(
                 sock.close()
 
         stack.callback(close_sockets)
+        before, after = privileges.raise_open_file_limit()
+        if after != before:
+            log.info("open-file limit raised from %d to %d", before, after)
+        else:
+            log.debug("open-file limit is %d", after)
         try:
             inherited = privileges.inherited_sockets()
         except privileges.PrivilegeError as exc:
@@ -167,6 +175,13 @@ async def run(
             bind(a, "IPPS", "ipp.tls_listen") for a in config.ipp.tls_listen
         ]
         sockets += ipps_socks
+        if config.ipp.require_tls and inherited.get("ipp"):
+            raise StartupError(
+                "systemd passed a plain IPP socket (named ipp) but ipp.require_tls is true: "
+                "remove it from the socket unit, or set ipp.require_tls = false"
+            )
+        metrics_socks = [bind(a, "metrics", "metrics.listen") for a in config.metrics.listen]
+        sockets += metrics_socks
         if config.user:
             try:
                 privileges.drop_to(config.user, config.group or None, config.spool_dir)
@@ -174,7 +189,9 @@ async def run(
                 raise StartupError(f"cannot run as user {config.user!r}: {exc}") from None
             log.info("running as user %s", config.user)
         try:
-            await _serve(config, lpd_socks, ipp_socks, ipps_socks, task_status, signals)
+            await _serve(
+                config, lpd_socks, ipp_socks, ipps_socks, metrics_socks, task_status, signals
+            )
         except BaseExceptionGroup as group:
             # A start-up failure inside the nursery reaches the caller as itself,
             # so the command can print its one line.
@@ -189,6 +206,7 @@ async def _serve(
     lpd_socks: list[socket.socket],
     ipp_socks: list[socket.socket],
     ipps_socks: list[socket.socket],
+    metrics_socks: list[socket.socket],
     task_status: trio.TaskStatus[Running],
     signals: AsyncIterator[int] | None,
 ) -> None:
@@ -200,6 +218,8 @@ async def _serve(
             history_max_jobs=config.history.max_jobs,
             history_max_age=config.history.max_age,
         )
+    except SpoolLocked as exc:
+        raise StartupError(str(exc)) from None
     except OSError as exc:
         raise StartupError(
             f"cannot open the spool in {config.spool_dir}: {exc.strerror}; "
@@ -223,6 +243,7 @@ async def _serve(
             retry_initial=config.dispatch.retry_initial,
             retry_max=config.dispatch.retry_max,
             multiple_operation_timeout=config.ipp.multiple_operation_timeout,
+            polling=PollSettings.of(config.dispatch),
         )
         context = GatewayContext(
             config, spool, queues, dispatcher, hostname, metrics=Metrics(spool, queues)
@@ -232,16 +253,20 @@ async def _serve(
             lpd=[_address(s) for s in lpd_socks],
             ipp=[_address(s) for s in ipp_socks],
             ipps=[_address(s) for s in ipps_socks],
+            metrics=[_address(s) for s in metrics_socks],
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(dispatcher.run)
             await _start_frontends(nursery, context, lpd_socks, ipp_socks, ipps_socks)
+            if metrics_socks:
+                serve_metrics = functools.partial(metrics_listener.serve, backlog=BACKLOG)
+                await nursery.start(serve_metrics, context, metrics_socks)
             if config.dnssd.enabled:
                 await nursery.start(
                     dnssd.advertise,
                     functools.partial(_adverts, context, running),
                     hostname,
-                    config.dnssd.interfaces,
+                    config.dnssd,
                 )
             _log_ready(config, running, queues)
             task_status.started(running)
@@ -322,6 +347,17 @@ def _log_ready(config: Config, running: Running, queues: Queues) -> None:
         log.info("listening for IPP on %s", _shown(host, port))
     for host, port in running.ipps:
         log.info("listening for IPPS on %s", _shown(host, port))
+    for host, port in running.metrics:
+        log.info("listening for metrics on %s", _shown(host, port))
+    plain = [f"IPP on {_shown(*a)}" for a in running.ipp]
+    if not config.ipp.require_tls:
+        plain += [f"metrics on {_shown(*a)}" for a in running.metrics]
+    if config.ipp.client_ca is not None and plain:
+        log.warning(
+            "ipp.client_ca is set, but these plain listeners serve clients without a "
+            "certificate: %s (ipp.require_tls = true serves TLS only)",
+            ", ".join(plain),
+        )
     ipp = running.ipp[0] if running.ipp else running.ipps[0] if running.ipps else None
     scheme = "ipp" if running.ipp else "ipps"
     for queue in queues:

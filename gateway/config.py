@@ -223,17 +223,20 @@ class QueueConfig:
 @dataclass(frozen=True, slots=True)
 class LpdConfig:
     listen: tuple[ListenAddress, ...] = (ListenAddress("", LPD_PORT),)
-    lenient_byte_count: bool = False
+    strict_byte_count: bool = False  # refuse files that end with the connection
+    lenient_byte_count: bool | None = None  # deprecated: not strict_byte_count
     allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     trusted_hosts: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
         ipaddress.ip_network("127.0.0.1/32"),
         ipaddress.ip_network("::1/128"),
     )
+    trusted_hosts_remove_authenticated: bool = False  # root may remove jobs sent with a password
     max_connections: int = 256
-    max_connections_per_source: int = 32  # trusted_hosts are exempt
-    rate_limit: float = 20.0  # new connections per second per source (0: no limit)
+    max_connections_per_source: int = 32  # every source, trusted_hosts too
+    rate_limit: float = 20.0  # new connections/s per source (0: no limit); trusted_hosts exempt
     idle_timeout: float = 60.0
-    job_timeout: float = 3600.0
+    command_timeout: float = 30.0  # a command line, or the next subcommand line
+    job_timeout: float = 3600.0  # a whole receive-job (\2) connection
     max_control_file: int = 64 * 1024
     max_line: int = 1024
     legacy_encoding: str = "cp1252"
@@ -246,19 +249,32 @@ class IppConfig:
     certificate: Path | None = None
     private_key: Path | None = None
     allowed_hosts: tuple[str, ...] = ()
-    max_connections: int = 256
+    max_connections: int = 256  # requests being served at once
+    max_open_connections: int = 1024  # TCP connections, idle ones included
+    max_connections_per_source: int = 32  # connections (and requests) per client address
     idle_timeout: float = 60.0
+    request_timeout: float = 3600.0  # one request, headers to end of body; 0: none
+    min_body_rate: int = 1024  # bytes/s, over body_rate_window of waiting; 0: none
+    body_rate_window: float = 60.0
     multiple_operation_timeout: float = 300.0
     auth: str = "none"  # none | jobs | all (gateway/ipp/server/auth.py)
     password_file: Path | None = None
     operators: tuple[str, ...] = ()
     client_ca: Path | None = None  # mutual TLS: only clients with a certificate from this CA
+    require_tls: bool = False  # no plain listener: IPP and metrics are served over TLS only
 
 
 @dataclass(frozen=True, slots=True)
 class DnssdConfig:
     enabled: bool = False  # like CUPS, queues are not announced until asked to
     interfaces: tuple[str, ...] = ()  # IPv4 addresses to announce on; empty = all
+    queues: tuple[str, ...] = ("*",)  # glob patterns of the queue names announced
+    announce_per_second: float = 20.0  # services registered per second at start
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: tuple[ListenAddress, ...] = ()  # a listener of its own for GET /metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +293,9 @@ class HistoryConfig:
 class DispatchConfig:
     retry_initial: float = 5.0
     retry_max: float = 300.0
+    status_interval_busy: float = 30.0  # ask a printer with work for its state
+    status_interval_idle: float = 300.0  # ask an idle printer (+-10% at random)
+    status_polls_per_second: float = 2.0  # at most, to all remote printers together
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +310,7 @@ class Config:
     history: HistoryConfig = HistoryConfig()
     dispatch: DispatchConfig = DispatchConfig()
     dnssd: DnssdConfig = DnssdConfig()
+    metrics: MetricsConfig = MetricsConfig()
     log_level: str = "info"
     log_format: str = "text"  # text | json
     hostname: str = ""
@@ -355,6 +375,13 @@ def _non_negative_number(value: Any) -> float:
     if number < 0:
         raise ValueError("cannot be negative")
     return float(number)
+
+
+def _positive_number(value: Any) -> float:
+    number = _non_negative_number(value)
+    if number == 0:
+        raise ValueError("must be more than 0")
+    return number
 
 
 def _list_of(item: Parser) -> Parser:
@@ -422,6 +449,39 @@ def _queue_auth_policy(value: Any) -> str:
     return "" if _str(value) == "" else _auth_policy(value)
 
 
+def _old_byte_count_key(source: str, table: Mapping[str, Any], lpd: LpdConfig) -> LpdConfig:
+    """The deprecated ``lpd.lenient_byte_count`` read as ``strict_byte_count = not it``
+    (the LPD listener logs that it is deprecated)."""
+    if lpd.lenient_byte_count is None:
+        return lpd
+    if "strict_byte_count" in table and lpd.strict_byte_count == lpd.lenient_byte_count:
+        raise ConfigError(
+            source,
+            "lpd.lenient_byte_count",
+            "contradicts lpd.strict_byte_count; remove it (it is deprecated)",
+        )
+    return replace(lpd, strict_byte_count=not lpd.lenient_byte_count)
+
+
+def _tls_only(source: str, table: Mapping[str, Any], ipp: IppConfig) -> IppConfig:
+    """``ipp.require_tls``: no plain IPP listener (``ipp.listen`` is then empty
+    unless set, and an address set there is an error), and a TLS one is needed."""
+    if not ipp.require_tls:
+        return ipp
+    if not ipp.tls_listen:
+        raise ConfigError(
+            source, "ipp.tls_listen", "needed when ipp.require_tls is true (IPP is ipps:// only)"
+        )
+    if "listen" in table and ipp.listen:
+        raise ConfigError(
+            source,
+            "ipp.listen",
+            "must be empty when ipp.require_tls is true: a plain listener serves IPP without "
+            "TLS (move its addresses to ipp.tls_listen)",
+        )
+    return replace(ipp, listen=())
+
+
 def _table(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"expected a table, got {type(value).__name__}")
@@ -434,13 +494,19 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
         LpdConfig,
         {
             "listen": ("listen", _list_of(_listen_item)),
+            "strict_byte_count": ("strict_byte_count", parse_bool),
             "lenient_byte_count": ("lenient_byte_count", parse_bool),
             "allow_networks": ("allow_networks", _list_of(_network_item)),
             "trusted_hosts": ("trusted_hosts", _list_of(_network_item)),
+            "trusted_hosts_remove_authenticated": (
+                "trusted_hosts_remove_authenticated",
+                parse_bool,
+            ),
             "max_connections": ("max_connections", _positive_int),
             "max_connections_per_source": ("max_connections_per_source", _positive_int),
             "rate_limit": ("rate_limit", _non_negative_number),
             "idle_timeout": ("idle_timeout", parse_duration),
+            "command_timeout": ("command_timeout", parse_duration),
             "job_timeout": ("job_timeout", parse_duration),
             "max_control_file": ("max_control_file", parse_size),
             "max_line": ("max_line", parse_size),
@@ -456,12 +522,18 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
             "private_key": ("private_key", _path),
             "allowed_hosts": ("allowed_hosts", _list_of(_str)),
             "max_connections": ("max_connections", _positive_int),
+            "max_open_connections": ("max_open_connections", _positive_int),
+            "max_connections_per_source": ("max_connections_per_source", _positive_int),
             "idle_timeout": ("idle_timeout", parse_duration),
+            "request_timeout": ("request_timeout", parse_duration),
+            "min_body_rate": ("min_body_rate", parse_size),
+            "body_rate_window": ("body_rate_window", parse_duration),
             "multiple_operation_timeout": ("multiple_operation_timeout", parse_duration),
             "auth": ("auth", _auth_policy),
             "password_file": ("password_file", _path),
             "operators": ("operators", _list_of(_str)),
             "client_ca": ("client_ca", _path),
+            "require_tls": ("require_tls", parse_bool),
         },
     ),
     "limits": (
@@ -483,13 +555,19 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
         {
             "enabled": ("enabled", parse_bool),
             "interfaces": ("interfaces", _list_of(_ipv4)),
+            "queues": ("queues", _list_of(_str)),
+            "announce_per_second": ("announce_per_second", _positive_number),
         },
     ),
+    "metrics": (MetricsConfig, {"listen": ("listen", _list_of(_listen_item))}),
     "dispatch": (
         DispatchConfig,
         {
             "retry_initial": ("retry_initial", parse_duration),
             "retry_max": ("retry_max", parse_duration),
+            "status_interval_busy": ("status_interval_busy", parse_duration),
+            "status_interval_idle": ("status_interval_idle", parse_duration),
+            "status_polls_per_second": ("status_polls_per_second", _positive_number),
         },
     ),
 }
@@ -566,6 +644,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
     sections: dict[str, Any] = {}
     for name, (cls, keys) in _SECTIONS.items():
         sections[name] = cls(**_parse_section(source, name, data.get(name, {}), keys))
+    sections["lpd"] = _old_byte_count_key(source, data.get("lpd", {}), sections["lpd"])
 
     queues_data = data.get("queues", {})
     if not isinstance(queues_data, dict):
@@ -584,6 +663,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         queues.append(QueueConfig(name=name, **fields))
     if not queues:
         queues.append(embedded_queue(spool_dir))
+    sections["ipp"] = _tls_only(source, data.get("ipp", {}), sections["ipp"])
     ipp: IppConfig = sections["ipp"]
     policies = {ipp.auth, *(q.auth for q in queues if q.auth)}
     if policies - {"none"}:
@@ -607,6 +687,7 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         history=sections["history"],
         dispatch=sections["dispatch"],
         dnssd=sections["dnssd"],
+        metrics=sections["metrics"],
         log_level=top.get("log_level", "info"),
         log_format=top.get("log_format", "text"),
         hostname=top.get("hostname", ""),
@@ -639,6 +720,13 @@ def apply_overrides(
     if lpd_listen:
         changes["lpd"] = replace(config.lpd, listen=tuple(lpd_listen))
     if ipp_listen:
+        if config.ipp.require_tls:
+            raise ConfigError(
+                "--ipp-listen",
+                "",
+                f"not allowed: {config.source} sets ipp.require_tls = true "
+                "(plain IPP is off; clients use the ipp.tls_listen addresses)",
+            )
         changes["ipp"] = replace(config.ipp, listen=tuple(ipp_listen))
     if log_level is not None:
         changes["log_level"] = _log_level(log_level)

@@ -7,25 +7,42 @@ txtvers, qtotal, rp, ty, adminurl, note, pdl, UUID, TLS, Color, Duplex, URF,
 kind and product, plus an ``_printer._tcp`` service naming the LPD port.
 
 mDNS itself is python-zeroconf's job (name conflicts are resolved by it: a
-taken name becomes "name (2)"); this module only decides the records.
-`adverts` is pure, so the records are tested without a network.
+taken name becomes "name (2)"); this module only decides the records, which
+queues are announced and how fast. `adverts` is pure, so the records are
+tested without a network.
+
+On a network with a fleet: ``[dnssd] queues`` (glob patterns, default ``["*"]``)
+says which queues are announced, and the services are registered at most
+``announce_per_second`` a second (default 20), each one's probes and
+announcements running while the next ones start, so 2,000 queues do not hit
+the link in one burst. The first second's worth is registered before the
+gateway says it is ready, the rest in the background.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import fnmatch
 import logging
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import ifaddr
 import trio
-from zeroconf import IPVersion, ServiceInfo, Zeroconf
+
+from gateway.config import DnssdConfig
+
+if TYPE_CHECKING:  # imported when DNS-SD is on: zeroconf costs ~60 ms at every start
+    from zeroconf import ServiceInfo, Zeroconf
 
 log = logging.getLogger("gateway.dnssd")
 
 MAX_NAME = 63  # DNS label
 DOMAIN = "local."
+#: Services registered per second by default (``[dnssd] announce_per_second``).
+ANNOUNCE_PER_SECOND = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +69,7 @@ class Advert:
     port: int
     txt: dict[str, str]
     subtypes: tuple[str, ...] = ()
+    queue: str = ""  # the queue it announces
 
     @property
     def name(self) -> str:
@@ -103,11 +121,15 @@ def adverts(
             txt["URF"] = queue.urf
         if ipp_port is not None:
             result.append(
-                Advert(f"_ipp._tcp.{DOMAIN}", instance, ipp_port, dict(txt), subtypes=("_print",))
+                Advert(
+                    f"_ipp._tcp.{DOMAIN}", instance, ipp_port, dict(txt), ("_print",), queue.name
+                )
             )
         if ipps_port is not None:
             result.append(
-                Advert(f"_ipps._tcp.{DOMAIN}", instance, ipps_port, dict(txt), subtypes=("_print",))
+                Advert(
+                    f"_ipps._tcp.{DOMAIN}", instance, ipps_port, dict(txt), ("_print",), queue.name
+                )
             )
         if lpd_port is not None:
             lpd_txt = {
@@ -120,8 +142,16 @@ def adverts(
                 "UUID": queue.uuid,
                 "product": txt["product"],
             }
-            result.append(Advert(f"_printer._tcp.{DOMAIN}", instance, lpd_port, lpd_txt))
+            result.append(
+                Advert(f"_printer._tcp.{DOMAIN}", instance, lpd_port, lpd_txt, (), queue.name)
+            )
     return result
+
+
+def announced(items: Sequence[Advert], patterns: Sequence[str]) -> list[Advert]:
+    """The adverts of the queues whose names match one of the glob `patterns`
+    (``[dnssd] queues``; case-sensitive, like queue names)."""
+    return [a for a in items if any(fnmatch.fnmatchcase(a.queue, p) for p in patterns)]
 
 
 class Advertiser:
@@ -134,6 +164,8 @@ class Advertiser:
         self._registered: list[ServiceInfo] = []
 
     def _addresses(self) -> list[bytes]:
+        import ifaddr  # noqa: PLC0415 (lazy: see TYPE_CHECKING)
+
         wanted = self._interfaces or [
             ip.ip
             for adapter in ifaddr.get_adapters()
@@ -142,32 +174,82 @@ class Advertiser:
         ]
         return [socket.inet_aton(a) for a in wanted if ":" not in a]
 
-    def _start(self, items: Sequence[Advert]) -> list[str]:
+    def _open(self) -> None:
+        from zeroconf import IPVersion, Zeroconf  # noqa: PLC0415 (lazy: see TYPE_CHECKING)
+
         if self._interfaces:
             zc = Zeroconf(interfaces=self._interfaces, ip_version=IPVersion.V4Only)
         else:
             zc = Zeroconf(ip_version=IPVersion.V4Only)
         self._zeroconf = zc
-        names = []
-        for advert in items:
-            info = ServiceInfo(
-                advert.service_type,
-                advert.name,
-                addresses=self._addresses(),
-                port=advert.port,
-                properties=advert.txt,
-                # Our own host record, so we never contend with avahi for the
-                # machine's name.
-                server=f"{self.hostname}-lpd-ipp-gateway.{DOMAIN}",
-            )
-            zc.register_service(info, allow_name_change=True)
-            self._registered.append(info)
-            names.append(info.name)
-        return names
 
-    async def start(self, items: Sequence[Advert]) -> list[str]:
-        """Register every advert; returns the names finally used (after renames)."""
-        return await trio.to_thread.run_sync(self._start, items)
+    def _info(self, advert: Advert) -> ServiceInfo:
+        from zeroconf import ServiceInfo  # noqa: PLC0415 (lazy: see TYPE_CHECKING)
+
+        return ServiceInfo(
+            advert.service_type,
+            advert.name,
+            addresses=self._addresses(),
+            port=advert.port,
+            properties=advert.txt,
+            # Our own host record, so we never contend with avahi for the
+            # machine's name.
+            server=f"{self.hostname}-lpd-ipp-gateway.{DOMAIN}",
+        )
+
+    async def _register(self, info: ServiceInfo) -> None:
+        """Register one service on zeroconf's own event loop (its thread) and wait,
+        without holding a thread, until its probes and announcements are sent."""
+        zc = self._zeroconf
+        assert zc is not None
+
+        async def register() -> None:
+            announced = await zc.async_register_service(info, allow_name_change=True)
+            await announced
+
+        loop = zc.loop
+        assert loop is not None
+        future = asyncio.run_coroutine_threadsafe(register(), loop)
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+
+        def finished(_: concurrent.futures.Future[None]) -> None:
+            try:
+                token.run_sync_soon(done.set)
+            except trio.RunFinishedError:
+                pass
+
+        future.add_done_callback(finished)
+        try:
+            await done.wait()
+        except trio.Cancelled:
+            future.cancel()
+            raise
+        future.result()
+
+    async def start(
+        self, items: Sequence[Advert], *, per_second: float = ANNOUNCE_PER_SECOND
+    ) -> list[str]:
+        """Register every advert (see `add`); returns the names finally used."""
+        if self._zeroconf is None:
+            await trio.to_thread.run_sync(self._open)
+        return await self.add(items, per_second=per_second)
+
+    async def add(
+        self, items: Sequence[Advert], *, per_second: float = ANNOUNCE_PER_SECOND
+    ) -> list[str]:
+        """Register adverts, starting at most `per_second` a second (each one's
+        probing runs while the next start); the names used, after renames."""
+        infos = []
+        async with trio.open_nursery() as nursery:
+            for index, advert in enumerate(items):
+                if index:
+                    await trio.sleep(1.0 / per_second)
+                info = self._info(advert)
+                infos.append(info)
+                self._registered.append(info)
+                nursery.start_soon(self._register, info)
+        return [info.name for info in infos]
 
     def _stop(self) -> None:
         zc, self._zeroconf = self._zeroconf, None
@@ -188,25 +270,37 @@ class Advertiser:
 async def advertise(
     make: Callable[[], list[Advert]],
     hostname: str,
-    interfaces: Sequence[str] = (),
+    settings: DnssdConfig,
     *,
+    advertiser: Advertiser | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Advertise until cancelled, then withdraw (nursery start protocol)."""
-    advertiser = Advertiser(hostname, interfaces)
+    """Advertise the queues `settings` selects until cancelled, then withdraw
+    (nursery start protocol: started after the first second's worth)."""
+    advertiser = advertiser or Advertiser(hostname, settings.interfaces)
+    per_second = settings.announce_per_second
+    items = announced(make(), settings.queues)
+    first = max(1, int(per_second))
     try:
         try:
-            names = await advertiser.start(make())
+            names = await advertiser.start(items[:first], per_second=per_second)
         except OSError as exc:
             log.warning("DNS-SD: cannot advertise (%s); queues are not announced", exc)
             task_status.started([])
             await trio.sleep_forever()
-        for name in names:
-            log.info("DNS-SD: advertising %s", name.removesuffix("." + DOMAIN))
+        _log_names(names)
         task_status.started(names)
+        if items[first:]:
+            await trio.sleep(1.0 / per_second)
+            _log_names(await advertiser.add(items[first:], per_second=per_second))
         await trio.sleep_forever()
     finally:
         await advertiser.stop()
 
 
-__all__ = ["Advert", "Advertiser", "QueueInfo", "advertise", "adverts"]
+def _log_names(names: Sequence[str]) -> None:
+    for name in names:
+        log.info("DNS-SD: advertising %s", name.removesuffix("." + DOMAIN))
+
+
+__all__ = ["Advert", "Advertiser", "QueueInfo", "advertise", "adverts", "announced"]

@@ -1,4 +1,8 @@
-"""Prometheus metrics (served as text at ``/metrics`` on the IPP listener).
+"""Prometheus metrics (served as text at ``/metrics`` on the IPP listener and on
+the metrics listener, `gateway.web.metrics_listener`).
+
+Labels are queues, front-ends, backends, listeners and job states: never a job
+name or a user name, so the text is safe to show to any scraper.
 
 Job counters are fed by the spool's change listener, so every front-end and
 backend is counted the same way without calls scattered through the code:
@@ -100,6 +104,13 @@ class Metrics:
             "Time from receipt to completion",
             ["queue"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tls_refused = Counter(
+            "gateway_tls_handshakes_refused",
+            "TLS handshakes refused (no or wrong client certificate, not TLS, too old), "
+            "by listener",
+            ["listener"],
             registry=self.registry,
         )
         self.connections = Gauge(

@@ -10,6 +10,10 @@ Two ways to serve the privileged ports 515 and 631 without running as root:
   socket, makes the spool folder the user's, then gives up root for good
   (supplementary groups, gid, uid; in that order) before it reads a byte
   from the network.
+
+It also raises the open-file limit (`raise_open_file_limit`): every connection
+costs a descriptor, and the default soft limit (often 1024) is far below the
+connection caps of both listeners together.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import resource
 import socket
 from collections.abc import Mapping
 from pathlib import Path
 
 SD_LISTEN_FDS_START = 3
 KINDS = ("lpd", "ipp", "ipps")
+#: The most descriptors asked for when the hard limit is unlimited.
+MAX_OPEN_FILES = 1 << 20
 
 
 class PrivilegeError(Exception):
@@ -80,3 +87,21 @@ def drop_to(user: str, group: str | None, spool_dir: Path) -> None:
     os.setuid(entry.pw_uid)
     if os.getuid() == 0 or os.geteuid() == 0:
         raise PrivilegeError(f"could not drop root privileges for {user!r}")
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; (before, after).
+
+    Needs no privilege. Where the hard limit is unlimited, asks for
+    `MAX_OPEN_FILES` (the kernel refuses more than ``fs.nr_open``); if that is
+    refused the limit stays as it was.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft, soft
+        return soft, target
+    return soft, soft

@@ -10,6 +10,12 @@ Delivering the same job twice (after a crash between writing and recording
 completion) writes the same names again, so the folder holds one copy.
 Documents are hard-linked from the spool when the folder is on the same
 file system, else copied in chunks.
+
+Messages clients see (job-state-message, printer-state-message) never name the
+folder, a path on this server: a job says ``delivered as job-12-1.pdf``, a
+problem says "the output folder"; the folder is in the log (the job event
+lines carry the backend URI, and a folder that cannot be written is logged
+when that starts).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 from collections.abc import Mapping
@@ -37,6 +44,8 @@ from gateway.backends.base import (
     TransientBackendError,
 )
 from gateway.core.job import Job, JobState
+
+log = logging.getLogger("gateway.backends.file")
 
 #: document-format -> file name extension.
 EXTENSIONS: dict[str, str] = {
@@ -118,6 +127,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def delivered_message(files: list[str]) -> str:
+    """The job-state-message of a delivered job: its file names, never the folder."""
+    if not files:
+        return "delivered"
+    more = len(files) - 1
+    return f"delivered as {files[0]}" + (f" and {more} more" if more else "")
+
+
 def sidecar(job: Job, files: list[str], digests: list[str] | None = None) -> dict[str, Any]:
     """The sidecar's content: job attributes, origin and the documents list
     (``digests``: each document's SHA-256, else the spool's)."""
@@ -161,8 +178,9 @@ class FileBackend:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.folder = folder_from_uri(uri)
+        self._unwritable = False  # logged once until the folder is writable again
 
-    def _deliver(self, job: Job, source: DocumentSource) -> None:
+    def _deliver(self, job: Job, source: DocumentSource) -> list[str]:
         self.folder.mkdir(parents=True, exist_ok=True)
         files = []
         digests = []
@@ -175,27 +193,29 @@ class FileBackend:
             digests.append(doc.sha256 or sha256_of(path))
         _write_json(self.folder / f"job-{job.id}.json", sidecar(job, files, digests))
         _fsync_dir(self.folder)
+        return files
 
     async def submit(self, job: Job, source: DocumentSource) -> Submission:
         try:
-            await trio.to_thread.run_sync(self._deliver, job, source)
+            files = await trio.to_thread.run_sync(self._deliver, job, source)
         except FileNotFoundError as exc:
+            log.warning("job %d: a document is missing from the spool: %s", job.id, exc.filename)
             raise PermanentBackendError(
-                f"a document of job {job.id} is missing from the spool: {exc.filename}"
+                f"a document of job {job.id} is missing from the spool"
             ) from exc
         except PermissionError as exc:
             raise TransientBackendError(
-                f"cannot write to {self.folder}: permission denied", reason="other"
+                "cannot write to the output folder: permission denied", reason="other"
             ) from exc
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise TransientBackendError(
-                    f"no space left in {self.folder}", reason="spool-area-full"
+                    "no space left in the output folder", reason="spool-area-full"
                 ) from exc
             raise TransientBackendError(
-                f"cannot write to {self.folder}: {exc.strerror}", reason="other"
+                f"cannot write to the output folder: {exc.strerror}", reason="other"
             ) from exc
-        return Submission(state=JobState.COMPLETED, message=f"written to {self.folder}")
+        return Submission(state=JobState.COMPLETED, message=delivered_message(files))
 
     async def job_status(self, job: Job) -> RemoteJobStatus:
         return RemoteJobStatus(state=JobState.COMPLETED)
@@ -206,9 +226,13 @@ class FileBackend:
     async def printer_status(self) -> PrinterStatus:
         ok = await trio.to_thread.run_sync(self._writable)
         if ok:
+            self._unwritable = False
             return PrinterStatus()
+        if not self._unwritable:
+            log.warning("file backend: cannot write to %s", self.folder)
+            self._unwritable = True
         return PrinterStatus(
-            state="stopped", reasons=("other",), message=f"cannot write to {self.folder}"
+            state="stopped", reasons=("other",), message="cannot write to the output folder"
         )
 
     def _writable(self) -> bool:

@@ -4,8 +4,11 @@ Modelled on what CUPS's backend/ipp.c does with printers (reference/ipp.md
 section 6), as a set of small decisions:
 
 - Probe: Get-Printer-Attributes (operations, formats, copies, multi-document
-  support, state and reasons, media/sides/...), refreshed when older than
-  `PROBE_MAX_AGE`. The IPP front-end shows these capabilities.
+  support, state and reasons, media/sides/...), refreshed before a job when
+  older than `PROBE_MAX_AGE`, and whenever the dispatcher's status poller asks
+  for the printer's state (gateway/core/polling.py: often while the queue has
+  work, every few minutes while it is idle). The IPP front-end shows these
+  capabilities.
 - Submit: Print-Job for one document; Create-Job + Send-Document when the job
   has several documents and the printer does both; otherwise one remote job
   per document. Copies the printer cannot make (copies-supported 1..1) are
@@ -33,7 +36,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import trio
@@ -56,12 +59,14 @@ from gateway.backends.base import (
 from gateway.config import parse_bool
 from gateway.core.job import Document, Job, JobState
 from gateway.ipp.attributes import Attribute
-from gateway.ipp.client import IppAuthRequired, IppClient, IppClientError, IppConnectError, Response
 from gateway.ipp.message import Message
 from gateway.ipp.operations import Operation
 from gateway.ipp.status import StatusCode
 from gateway.ipp.tags import DelimiterTag, ValueTag
 from gateway.ipp.values import RangeOfInteger
+
+if TYPE_CHECKING:  # imported when first used: httpx costs ~0.2 s at every start
+    from gateway.ipp.client import IppClient, Response
 
 log = logging.getLogger("gateway.backends.ipp")
 
@@ -244,6 +249,8 @@ class IppBackend:
 
     async def _get_client(self) -> IppClient:
         if self._client is None:
+            from gateway.ipp.client import IppClient  # noqa: PLC0415 (lazy: see TYPE_CHECKING)
+
             verify = await self._ssl_context() if self._tls else True
             self._client = IppClient(
                 self.uri,
@@ -307,6 +314,12 @@ class IppBackend:
         document: Document | None = None,
         source: DocumentSource | None = None,
     ) -> Response:
+        from gateway.ipp.client import (  # noqa: PLC0415 (lazy: see TYPE_CHECKING)
+            IppAuthRequired,
+            IppClientError,
+            IppConnectError,
+        )
+
         client = await self._get_client()
 
         def build(version: tuple[int, int], request_id: int) -> Message:
@@ -620,8 +633,10 @@ class IppBackend:
             self._check(response, "Cancel-Job")
 
     async def printer_status(self) -> PrinterStatus:
+        """The printer's state, asked now (the dispatcher's `StatusPoller` decides
+        how often: often while the queue has work, rarely while it is idle)."""
         try:
-            await self.probe()
+            await self.probe(force=True)
         except BackendError as exc:
             return PrinterStatus(
                 state="stopped", reasons=(exc.reason,), message=exc.message, accepting=True

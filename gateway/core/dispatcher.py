@@ -2,8 +2,10 @@
 
 Theory of operation
 -------------------
-One worker task per queue forwards that queue's pending jobs in job-id
-order, one at a time: it moves the job to processing, calls the backend's
+A worker task per queue that has work forwards that queue's pending jobs in
+job-id order, one at a time (a worker starts when its queue gets a job and
+ends when the queue has none left or is paused, so 2,000 idle queues hold no
+task): it moves the job to processing, calls the backend's
 ``submit`` and records the outcome. A transient error puts the job back to
 pending with a ``not_before`` time (capped exponential back-off) and, because
 the worker always takes the oldest pending job, the queue keeps its order:
@@ -15,7 +17,8 @@ tracking task that polls the remote job with adaptive back-off until it ends,
 so the gateway's job follows the remote one.
 
 Workers sleep on a per-queue wake-up event that the spool's change listener
-sets, so new jobs are picked up at once and nobody polls the database.
+sets (and start one when the queue has none), so new jobs are picked up at
+once and nobody polls the database.
 Canceling a job that was forwarded (``cancel_requested``) cancels an upload
 in progress and asks the backend to cancel its copy. The canceller works
 through those one at a time from a bounded channel of job ids; the spool is
@@ -30,14 +33,15 @@ outcome instead of racing it. `cancel` is the one way both front-ends cancel
 a job (IPP Cancel-Job and friends, LPD remove): settle, then cancel in the
 spool; the canceller takes it to the backend.
 
-The janitor runs every few seconds: history retention, Create-Job jobs left
-open too long, and the backends' printer status.
+The janitor runs every few seconds: history retention and Create-Job jobs
+left open too long. The printers' state is asked by the `StatusPoller`
+(gateway/core/polling.py): often for queues with work, rarely for idle ones,
+within one shared budget of requests per second.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -45,6 +49,7 @@ import trio
 
 from gateway.backends.base import BackendBusy, BackendError, PermanentBackendError, Submission
 from gateway.core.job import Job, JobState
+from gateway.core.polling import PollSettings, StatusPoller
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import JobNotFound, Spool, SpoolError
 from gateway.log import job_event
@@ -80,7 +85,6 @@ CANCEL_BACKLOG = 256
 #: Seconds before trying again when the spool could not record a step.
 SPOOL_RETRY = 5.0
 JANITOR_INTERVAL = 10.0
-STATUS_TIMEOUT = 15.0
 
 
 HANDOFF_WAIT = 2.0
@@ -99,6 +103,7 @@ class Dispatcher:
         retry_max: float = 300.0,
         multiple_operation_timeout: float = 300.0,
         clock: Callable[[], float] = time.time,
+        polling: PollSettings | None = None,
     ) -> None:
         self.spool = spool
         self.queues = queues
@@ -114,18 +119,34 @@ class Dispatcher:
         self._cancel_overflow = False  # an id did not fit: sweep the spool for the rest
         self._watchers: dict[int, list[trio.Event]] = {}  # see `settled`
         self._nursery: trio.Nursery | None = None
+        self._workers: set[str] = set()  # queues whose worker runs
+        self.poller = StatusPoller(queues, lambda q: spool.active_count(q.name) > 0, polling)
         spool.add_listener(self._on_change)
 
     # ------------------------------------------------------------------
     # Wake-ups
 
     def wake(self, queue: str | None = None) -> None:
-        """Make a queue's worker (or every worker) look for work now."""
+        """Make a queue's worker (or every worker) look for work now, starting
+        it if it is not running."""
         names = [queue] if queue is not None else list(self._wakeups)
         for name in names:
             event = self._wakeups.get(name)
             if event is not None:
                 event.set()
+                self._start_worker(name)
+
+    @property
+    def workers(self) -> frozenset[str]:
+        """The queues whose worker task is running (queues with work)."""
+        return frozenset(self._workers)
+
+    def _start_worker(self, name: str) -> None:
+        queue = self.queues.get(name)
+        if queue is None or name in self._workers or self._nursery is None:
+            return
+        self._workers.add(name)
+        self._nursery.start_soon(self._worker, queue)
 
     async def _sleep(self, queue: Queue, delay: float) -> None:
         event = self._wakeups[queue.name]
@@ -141,6 +162,7 @@ class Dispatcher:
             event.set()
         if job.state == JobState.PENDING or (old is not None and old.state != job.state):
             self.wake(job.queue)
+            self.poller.poke(job.queue)
         if job.cancel_requested and (old is None or not old.cancel_requested):
             scope = self._inflight.get(job.id)
             if scope is not None:
@@ -197,9 +219,11 @@ class Dispatcher:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for queue in self.queues:
-                nursery.start_soon(self._worker, queue)
+                if queue.enabled and self.spool.next_pending(queue.name) is not None:
+                    self._start_worker(queue.name)
             nursery.start_soon(self._canceller)
             nursery.start_soon(self._janitor)
+            nursery.start_soon(self.poller.run)
             for job in self.spool.jobs():
                 if job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED):
                     self._start_tracking(job)
@@ -211,14 +235,23 @@ class Dispatcher:
         return float(min(self.retry_max, self.retry_initial * 2 ** max(0, attempts - 1)))
 
     async def _worker(self, queue: Queue) -> None:
+        """Forward the queue's jobs while it has some and is enabled (`wake` starts
+        the worker again)."""
+        try:
+            await self._work(queue)
+        finally:
+            self._workers.discard(queue.name)
+
+    async def _work(self, queue: Queue) -> None:
         while True:
+            event = self._wakeups[queue.name]
+            if event.is_set():
+                self._wakeups[queue.name] = trio.Event()
             if not queue.enabled:
-                await self._sleep(queue, math.inf)
-                continue
+                return
             job = self.spool.next_pending(queue.name)
             if job is None:
-                await self._sleep(queue, math.inf)
-                continue
+                return
             delay = job.not_before - self._clock()
             if delay > 0:
                 await self._sleep(queue, delay)
@@ -535,13 +568,7 @@ class Dispatcher:
             await trio.sleep(JANITOR_INTERVAL)
 
     async def housekeeping(self) -> None:
-        """History retention, expired Create-Job jobs, backend status (also for tests)."""
+        """History retention and expired Create-Job jobs (also for tests)."""
         await self.spool.purge()
         for job in await self.spool.expire_incoming(self.multiple_operation_timeout):
             job_event("closed-by-timeout", job, level=logging.WARNING, state=job.state.keyword)
-        for queue in self.queues:
-            with trio.move_on_after(STATUS_TIMEOUT):
-                try:
-                    queue.backend_status = await queue.backend.printer_status()
-                except BackendError as exc:
-                    queue.problem = (exc.reason, exc.message)

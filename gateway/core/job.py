@@ -130,8 +130,10 @@ class Origin:
     ``peer`` is the client's network address as seen by the listener (never
     client-supplied text). ``host`` is the host name the client claimed (LPD
     ``H`` line, IPP job-originating-host-name), ``user`` the user it claimed or
-    authenticated as. ``lpd_control_file`` and ``lpd_job_number`` are kept so
-    that an LPD client can later remove its job by its own number.
+    authenticated as; ``authenticated`` is true when that user was proven (a
+    password over ipps), which `gateway.core.policy` reads. ``lpd_control_file``
+    and ``lpd_job_number`` are kept so that an LPD client can later remove its
+    job by its own number.
     """
 
     frontend: Frontend
@@ -140,6 +142,7 @@ class Origin:
     user: str = ""
     lpd_control_file: str | None = None
     lpd_job_number: int | None = None
+    authenticated: bool = False
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
@@ -149,6 +152,7 @@ class Origin:
             "user": self.user,
             "lpd_control_file": self.lpd_control_file,
             "lpd_job_number": self.lpd_job_number,
+            "authenticated": self.authenticated,
         }
 
     @classmethod
@@ -160,6 +164,7 @@ class Origin:
             user=data.get("user", ""),
             lpd_control_file=data.get("lpd_control_file"),
             lpd_job_number=data.get("lpd_job_number"),
+            authenticated=bool(data.get("authenticated", False)),  # older records: no field
         )
 
 

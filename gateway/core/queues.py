@@ -49,6 +49,8 @@ class Queue:
         self.busy = False
         self.backend_status = PrinterStatus()
         self.problem: tuple[str, str] | None = None  # (reason keyword, message)
+        self.status_checked: float | None = None  # when backend_status was last answered
+        self._state: tuple[tuple[object, ...], QueueState] | None = None
 
     @property
     def name(self) -> str:
@@ -63,6 +65,17 @@ class Queue:
         return self.backend.capabilities()
 
     def state(self) -> QueueState:
+        """The state now; the same object while nothing it is made of changed (a
+        listing of 2,000 queues asks each one)."""
+        made_of = (self.enabled, self.busy, self.backend_status, self.problem)
+        cached = self._state
+        if cached is not None and cached[0] == made_of:
+            return cached[1]
+        state = self._make_state()
+        self._state = (made_of, state)
+        return state
+
+    def _make_state(self) -> QueueState:
         reasons: list[str] = [r for r in self.backend_status.reasons if r != "none"]
         messages = [self.backend_status.message] if self.backend_status.message else []
         if self.problem is not None:

@@ -10,9 +10,13 @@ Every control-file letter the gateway knows is a row of `LINE_RULES`: which
 IPP attribute it feeds, how the operand converts, and the lossy rule written
 beside it (reference/lpd.md 2.2, 5.2, 5.7). Print-request letters have their
 own table, `FORMAT_RULES` (document-format per letter, and whether content
-sniffing may override it). Letters that cannot be printed are in
-`UNPRINTABLE_LETTERS`; their requests come back in `JobTicket.rejected`, so
-the server can NAK or abort the job with a reason.
+sniffing may override it). Each document remembers the letter it came with
+(`LPD_LETTER_ATTRIBUTE`), so that a job forwarded to an LPD printer keeps the
+letters whose meaning no document-format carries (`KEPT_LETTERS`: CIF, plot,
+ditroff, troff, raster, DVI, pr, FORTRAN). Only the reserved letters (Kerberos
+``k``, Palladium ``z``) cannot be printed: they are in `UNPRINTABLE_LETTERS`;
+their requests come back in `JobTicket.rejected`, so the server can NAK the
+job with a reason.
 
 Text operands are decoded by one chain (strict UTF-8, then the configured
 legacy code page, default cp1252, then ISO-8859-1: never failing), stripped
@@ -55,10 +59,12 @@ from gateway.lpd.controlfile import (
 __all__ = [
     "COPIES_RULE",
     "FORMAT_RULES",
+    "KEPT_LETTERS",
     "LETTER_RULES",
     "LINE_RULES",
     "LPD_CHARSETS",
     "LPD_FORMAT_LETTERS",
+    "LPD_LETTER_ATTRIBUTE",
     "LPD_MAX_COPIES",
     "LPD_POSTSCRIPT_LETTERS",
     "UNPRINTABLE_LETTERS",
@@ -134,12 +140,39 @@ FORMAT_RULES: Final[Mapping[str, FormatRule]] = {
             "FORTRAN carriage control: the control column is printed as text (lossy).",
         ),
         FormatRule("d", "application/x-dvi", False, "TeX DVI (reference/lpd.md 2.2)."),
+        # RFC 2569 says reject these (no MIME type is registered for them);
+        # cups-lpd accepts them. The letter is kept (KEPT_LETTERS), so an LPD
+        # printer behind the gateway gets it unchanged; an IPP printer gets the
+        # x- type below and takes it only if it knows it.
+        FormatRule("c", "application/x-cif", False, "CIF plot (BSD lpr -c)."),
+        FormatRule("g", "application/x-plot", False, "Berkeley plot(3) data (BSD lpr -g)."),
+        FormatRule("n", "application/x-ditroff", False, "ditroff output (BSD lpr -n)."),
+        FormatRule(
+            "t",
+            "application/x-troff",
+            False,
+            "troff output for the C/A/T phototypesetter (BSD lpr -t), not troff source.",
+        ),
+        FormatRule(
+            "v",
+            "image/x-sun-raster",
+            False,
+            "Sun raster (BSD lpr -v; the common name of the type, none is registered).",
+        ),
     )
 }
 
-#: Letters with no printable IPP document-format (RFC 2569 Appendix C, the
-#: Kerberos and Palladium reserved letters). Jobs using them are rejected.
-UNPRINTABLE_LETTERS: Final = frozenset("cgkntvz")
+#: The reserved letters, Kerberos ``k`` and Palladium ``z``: nothing to print.
+#: Jobs using them are rejected.
+UNPRINTABLE_LETTERS: Final = frozenset("kz")
+
+#: The document attribute that remembers a document's print letter (LPD jobs).
+LPD_LETTER_ATTRIBUTE: Final = "lpd-format-letter"
+
+#: Letters whose meaning the document-format does not carry (a filter the LPD
+#: server runs, or a format with no registered type): forwarded to an LPD
+#: printer as they came, while the document still has that letter's format.
+KEPT_LETTERS: Final = frozenset("cdgnprtv")
 
 #: Any other lowercase letter (``x`` from unknown clients) is treated as raw.
 _UNKNOWN_LETTER_RULE: Final = FormatRule("?", OCTET_STREAM, True, "unknown letter: raw, sniffed")
@@ -464,7 +497,9 @@ def controlfile_to_ipp(
         doc_name: str | None = None
         if request.document_name is not None:
             doc_name = _clean_name(request.document_name) or "(standard input)"
-        return DocumentTicket(request.data_file, doc_name, fmt)
+        return DocumentTicket(
+            request.data_file, doc_name, fmt, {LPD_LETTER_ATTRIBUTE: request.letter}
+        )
 
     sequence = [r.data_file for r in printable]
     documents: list[DocumentTicket] = []
@@ -512,6 +547,11 @@ def controlfile_to_ipp(
 #   J  job-name (else the first document-name), <= 99 octets;
 #   L  the P user when job-sheets is not 'none' (or banner=on);
 #   then per document: the print line (letter + data-file name), U, N.
+#
+# The letter (`lpd_letter`): format= when set; else the letter the document
+# came with by LPD when it is one of `KEPT_LETTERS` and the document still has
+# that letter's format (so c/g/n/t/v, d, p and r reach an LPD printer as they
+# left the client); else `LETTER_RULES` by document-format.
 #
 # Copies (`COPIES_RULE`): by default the print line is repeated `copies`
 # times per document (RFC 2569 6.2, uncollated: f f U N, then the next
@@ -660,11 +700,19 @@ def _text(code: str, text: str, charset: str) -> bytes:
     return make_line(code, text, encoding=charset).value
 
 
-def lpd_letter(document_format: str, options: LpdOutputOptions) -> str:
-    """The print letter for a document: format= first, then `LETTER_RULES`."""
+def lpd_letter(document_format: str, options: LpdOutputOptions, remembered: object = None) -> str:
+    """The print letter for a document: format= first; then the letter the
+    document came with (``remembered``), if it is one of `KEPT_LETTERS` and the
+    document still has that letter's format; then `LETTER_RULES`."""
     if options.format_letter is not None:
         return options.format_letter
     mime = document_format.split(";", 1)[0].strip().lower()
+    if (
+        isinstance(remembered, str)
+        and remembered in KEPT_LETTERS
+        and FORMAT_RULES[remembered].document_format.lower() == mime
+    ):
+        return remembered
     for rule_mime, letter, _rule in LETTER_RULES:
         if rule_mime in (mime, "*"):
             return options.postscript_letter if rule_mime == POSTSCRIPT else letter
@@ -729,7 +777,9 @@ def ipp_to_controlfile(job: Job, job_number: int, options: LpdOutputOptions) -> 
         notes.append(f"multiple-document-handling {handling} sent as collated copies")
 
     files = [data_file_name(i, job_number, options.host) for i in range(len(job.documents))]
-    letters = [lpd_letter(d.format, options) for d in job.documents]
+    letters = [
+        lpd_letter(d.format, options, d.attributes.get(LPD_LETTER_ATTRIBUTE)) for d in job.documents
+    ]
     names = [_text("N", _title(d.name, options), charset) if d.name else b"" for d in job.documents]
     repeat = copies if options.manual_copies else 1
     line_copies = 1 if options.manual_copies else copies

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 
 class Event:
@@ -87,11 +88,28 @@ class ControlFileHeader(FileHeader):
     or ``refuse()``; after accept, `FileData` chunks and a `FileEnd` follow."""
 
 
+#: Announced data-file sizes that mean "until the connection closes"
+#: (reference/lpd.md 3.1 item 3): this many bytes and more (Windows' Standard
+#: TCP/IP port without "LPR byte counting" announces 125899906843000, the CUPS
+#: lpd backend in ``mode=stream`` 999999999999), and `OPEN_ENDED_MARKERS`. No
+#: real print file comes near; a file of that size would not fit any spool.
+OPEN_ENDED_SIZE: Final = 10**11
+#: INT_MAX, which the CUPS backend announces for a stream without large-file support.
+OPEN_ENDED_MARKERS: Final = frozenset({2**31 - 1})
+
+
 @dataclass(frozen=True, slots=True)
 class DataFileHeader(FileHeader):
     """Subcommand ``\\3 count SP name LF``. ``size == 0`` means "unknown":
     after ``accept()`` either a lone NUL follows (an empty file, CUPS) or the
-    file streams until the client closes (LPRng ``lpr -k``)."""
+    file streams until the client closes (LPRng ``lpr -k``). A size that is
+    `open_ended` also means "until the client closes" (the bytes come as for
+    any size; the file then ends `FileEndKind.SHORT`)."""
+
+    @property
+    def open_ended(self) -> bool:
+        """Whether the announced size is a marker for "unknown", not a size."""
+        return self.size >= OPEN_ENDED_SIZE or self.size in OPEN_ENDED_MARKERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +126,12 @@ class FileEndKind(enum.Enum):
     NORMAL = "normal"
     #: size-0 data file read until the client closed the connection.
     STREAMED = "streamed"
-    #: clean close before the announced byte count (Windows without byte
-    #: counting, CUPS ``mode=stream``): the server decides (lenient option).
+    #: clean close before the announced byte count: the end of the file when
+    #: the size was `DataFileHeader.open_ended` (Windows without byte
+    #: counting, CUPS ``mode=stream`` from stdin), else a lost connection.
     SHORT = "short"
     #: every announced byte arrived, then a clean close without the NUL
-    #: trailer: the server decides (lenient option).
+    #: trailer (CUPS ``mode=stream`` with a file): the server decides.
     UNTERMINATED = "unterminated"
 
 

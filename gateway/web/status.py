@@ -8,26 +8,53 @@ the Content-Security-Policy says so to the browser.
 
 `StatusPages` is an ASGI app for GET and HEAD; the IPP server hands it every
 request that is not IPP. ``/metrics`` is served here too.
+
+Who sees what follows the IPP front-end's rule, from the core
+(`gateway.core.policy`): when the gateway authenticates IPP users (``ipp.auth``
+or a queue's ``auth``), every page but the script and stylesheet needs a user
+name and password (HTTP Basic, the IPP password file, checked by the IPP
+listener's own `SignIn`), accepted over https only: over plain http the pages
+answer 403, over https without a right password 401 with a Basic challenge.
+A signed-in user then sees the details (owner, name, origin, size, message)
+of the jobs `AccessPolicy.may_see` lets them see, their own, and of every job
+if an operator; of the others only id, queue, state and times, as Get-Jobs
+shows them; backends are shown to operators only. ``/metrics`` carries no job
+or user names, and any signed-in user may read it.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from gateway import __version__
 from gateway.core.context import GatewayContext
 from gateway.core.job import Job
+from gateway.core.policy import AccessPolicy, Requester
+from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from gateway.throttle import Throttle
 from gateway.web.static import SCRIPT, STYLE
+
+log = logging.getLogger("gateway.web")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 SHOWN_JOBS = 200
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+#: Served to anyone: they hold no data.
+STATIC: dict[str, tuple[bytes, str]] = {
+    "/static/status.css": (STYLE.encode(), "text/css; charset=utf-8"),
+    "/static/status.js": (SCRIPT.encode(), "text/javascript; charset=utf-8"),
+}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -40,32 +67,66 @@ def _when(stamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
-def job_row(job: Job) -> dict[str, Any]:
-    """One job as the page shows it (also the JSON the refresh reads)."""
-    return {
+def job_row(job: Job, *, details: bool = True) -> dict[str, Any]:
+    """One job as the page shows it (also the JSON the refresh reads); without
+    `details`, only what anyone may see of it (id, queue, state, times)."""
+    row: dict[str, Any] = {
         "id": job.id,
         "queue": job.queue,
-        "owner": job.user,
-        "name": job.name,
-        "origin": job.origin.frontend.value.upper()
-        + (f" from {job.origin.peer}" if job.origin.peer else ""),
-        "size": job.size,
+        "owner": "",
+        "name": "",
+        "origin": "",
+        "size": None,
         "state": job.state.keyword,
         "created": _when(job.created),
         "completed": _when(job.completed),
-        "backend_job": job.backend_job_id or "",
-        "message": job.state_message,
+        "backend_job": "",
+        "message": "",
     }
+    if details:
+        row.update(
+            owner=job.user,
+            name=job.name,
+            origin=job.origin.frontend.value.upper()
+            + (f" from {job.origin.peer}" if job.origin.peer else ""),
+            size=job.size,
+            backend_job=job.backend_job_id or "",
+            message=job.state_message,
+        )
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """How the pages check a password: the IPP listener's own HTTP Basic check."""
+
+    challenge: str  # the WWW-Authenticate value of a 401
+    credentials: Callable[[str], tuple[str, str] | None]  # Authorization -> (user, password)
+    verify: Callable[[str, str, str], Awaitable[bool]]  # (client address, user, password)
+
+
+class Refused(Exception):
+    """The request may not see the pages: answer `status` (401 or 403) with `text`."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
 
 
 class StatusPages:
     """ASGI app for the read-only pages and ``/metrics``."""
 
-    def __init__(self, context: GatewayContext) -> None:
+    def __init__(self, context: GatewayContext, sign_in: SignIn | None = None) -> None:
         self.context = context
+        self.sign_in = sign_in
+        self.policy = AccessPolicy.of(context.config)
+        self._log_refusal = Throttle()
 
-    def snapshot(self, queue: str | None = None) -> dict[str, Any]:
-        """Queues and their most recent jobs, newest first."""
+    def snapshot(self, queue: str | None = None, viewer: Requester | None = None) -> dict[str, Any]:
+        """Queues and their most recent jobs, newest first, as `viewer` may see
+        them (None: everything, for a gateway that does not authenticate)."""
+        operator = viewer is None or viewer.operator or not self.policy.authenticates
         queues = []
         for q in self.context.queues:
             if queue is not None and q.name != queue:
@@ -74,7 +135,7 @@ class StatusPages:
             queues.append(
                 {
                     "name": q.name,
-                    "backend": q.backend.uri,
+                    "backend": q.backend.uri if operator else "",
                     "state": state.state,
                     "reasons": list(state.reasons),
                     "message": state.message,
@@ -87,12 +148,14 @@ class StatusPages:
         return {
             "time": _when(time.time()),
             "queues": queues,
-            "jobs": [job_row(j) for j in jobs],
+            "jobs": [
+                job_row(j, details=viewer is None or self.policy.may_see(viewer, j)) for j in jobs
+            ],
         }
 
-    def page(self, queue: str | None = None) -> str:
+    def page(self, queue: str | None = None, viewer: Requester | None = None) -> str:
         """The whole HTML page (every value escaped)."""
-        data = self.snapshot(queue)
+        data = self.snapshot(queue, viewer)
         e = html.escape
         title = f"Queue {queue}" if queue else "Print gateway"
         source = f"/printers/{queue}/status.json" if queue else "/status.json"
@@ -116,7 +179,7 @@ class StatusPages:
                 f'<td class="num">{j["id"]}</td>'
                 f"<td>{e(j['queue'])}</td><td>{e(j['owner'])}</td><td>{e(j['name'])}</td>"
                 f"<td>{e(j['origin'])}</td>"
-                f'<td class="num">{j["size"]}</td>'
+                f'<td class="num">{"" if j["size"] is None else j["size"]}</td>'
                 f'<td class="state-{e(j["state"])}">{e(j["state"])}</td>'
                 f"<td>{e(j['created'])}</td><td>{e(j['completed'])}</td>"
                 f"<td>{e(j['backend_job'])}</td><td>{e(j['message'])}</td>"
@@ -163,43 +226,87 @@ class StatusPages:
         method = scope.get("method", "GET")
         path = str(scope.get("path", "/"))
         if method not in ("GET", "HEAD"):
-            await _respond(
+            await respond(
                 send,
                 405,
                 b"only GET and HEAD here\n",
-                "text/plain; charset=utf-8",
+                TEXT,
                 extra=[(b"allow", b"GET, HEAD")],
                 head=False,
             )
             return
         head = method == "HEAD"
-        status, body, ctype = self.route(path)
-        await _respond(send, status, body, ctype, head=head)
+        if path in STATIC:
+            body, ctype = STATIC[path]
+            await respond(send, 200, body, ctype, head=head)
+            return
+        try:
+            viewer = await self.viewer(scope)
+        except Refused as refused:
+            extra = (
+                [(b"www-authenticate", self.sign_in.challenge.encode())]
+                if (refused.status == 401 and self.sign_in is not None)
+                else []
+            )
+            body = refused.text.encode()
+            await respond(send, refused.status, body, TEXT, head=head, extra=extra)
+            return
+        status, body, ctype = self.route(path, viewer)
+        await respond(send, status, body, ctype, head=head)
 
-    def route(self, path: str) -> tuple[int, bytes, str]:
-        """(status, body, content type) for a GET of ``path``."""
+    async def viewer(self, scope: Scope) -> Requester | None:
+        """Who reads the page: None when the gateway does not authenticate users
+        (everything is shown), else the signed-in user; `Refused` if nobody is."""
+        if not self.policy.authenticates:
+            return None
+        client = scope.get("client") or ("", 0)
+        peer = str(client[0])
+        if scope.get("scheme") != "https":
+            raise Refused(
+                403,
+                "these pages need a user name and password, accepted over https:// only "
+                "(the ipps listener, ipp.tls_listen)\n",
+            )
+        if self.sign_in is None:
+            raise Refused(403, "these pages need a password, and none can be checked here\n")
+        headers = dict(scope.get("headers") or [])
+        header = headers.get(b"authorization", b"").decode("latin-1")
+        given = self.sign_in.credentials(header)
+        if given is None:
+            raise Refused(401, "authentication required\n")
+        user, password = given
+        if not await self.sign_in.verify(peer, user, password):
+            held = self._log_refusal(peer)
+            if held is not None:
+                log.warning(
+                    "status pages: %s: wrong user name or password for %r%s",
+                    peer,
+                    user[:64],
+                    Throttle.more(held),
+                )
+            raise Refused(401, "authentication required\n")
+        return self.policy.ipp_requester(user=user, claimed=None, peer=peer)
+
+    def route(self, path: str, viewer: Requester | None = None) -> tuple[int, bytes, str]:
+        """(status, body, content type) for a GET of ``path`` by `viewer`."""
         if path in ("/", "/printers", "/printers/"):
-            return 200, self.page().encode(), "text/html; charset=utf-8"
+            return 200, self.page(None, viewer).encode(), HTML
         if path == "/status.json":
-            return 200, json.dumps(self.snapshot()).encode(), "application/json"
-        if path == "/static/status.css":
-            return 200, STYLE.encode(), "text/css; charset=utf-8"
-        if path == "/static/status.js":
-            return 200, SCRIPT.encode(), "text/javascript; charset=utf-8"
+            return 200, json.dumps(self.snapshot(None, viewer)).encode(), JSON
         if path == "/metrics" and self.context.metrics is not None:
-            return 200, self.context.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"
+            return 200, self.context.metrics.render(), METRICS_CONTENT_TYPE
         if path.startswith("/printers/"):
             rest = path[len("/printers/") :].rstrip("/")
             name, _, tail = rest.partition("/")
             if self.context.queues.get(name) is not None:
                 if tail == "":
-                    return 200, self.page(name).encode(), "text/html; charset=utf-8"
+                    return 200, self.page(name, viewer).encode(), HTML
                 if tail == "status.json":
-                    return 200, json.dumps(self.snapshot(name)).encode(), "application/json"
-        return 404, b"not found\n", "text/plain; charset=utf-8"
+                    return 200, json.dumps(self.snapshot(name, viewer)).encode(), JSON
+        return 404, b"not found\n", TEXT
 
 
-async def _respond(
+async def respond(
     send: Send,
     status: int,
     body: bytes,
@@ -208,6 +315,7 @@ async def _respond(
     head: bool,
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
+    """Send a whole response (nothing cached, nothing sniffed, nothing loaded from elsewhere)."""
     headers = [
         (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),

@@ -50,8 +50,12 @@ GATEWAY_CONFIG = """\
 log_level = "info"
 [lpd]
 max_connections = 1500
+max_connections_per_source = 1500
+rate_limit = 0
 [ipp]
 max_connections = 1500
+max_open_connections = 1500
+max_connections_per_source = 1500
 [history]
 max_jobs = 20000
 """
@@ -265,7 +269,8 @@ class Cupsd:
 
 
 @asynccontextmanager
-async def cupsd(work: Path) -> AsyncIterator[Cupsd]:
+async def cupsd(work: Path, printers: str = PRINTERS_CONF) -> AsyncIterator[Cupsd]:
+    """cupsd with `printers` as its printers.conf (default: the one raw queue ``lp``)."""
     root = work / f"cupsd-{free_port()}"
     for sub in ("spool/tmp", "state", "cache", "log", "ppd"):
         (root / sub).mkdir(parents=True)
@@ -273,7 +278,7 @@ async def cupsd(work: Path) -> AsyncIterator[Cupsd]:
     port = free_port()
     (root / "cupsd.conf").write_text(CUPSD_CONF.format(port=port))
     (root / "cups-files.conf").write_text(CUPS_FILES_CONF.format(root=root))
-    (root / "printers.conf").write_text(PRINTERS_CONF)
+    (root / "printers.conf").write_text(printers)
     daemon = Cupsd("cupsd", port, root)
     with open(root / "log" / "stderr", "wb") as log:
         daemon.process = await trio.lowlevel.open_process(

@@ -1,4 +1,5 @@
-"""The seven scenarios of issue 9. Each appends `Figure` rows to a list.
+"""The seven scenarios of issue 9 (the eighth, issue 17's fleet, is in fleet.py).
+Each appends `Figure` rows to a list.
 
 Every figure has one sample per run (``Settings.runs``); within a run every
 system is measured in turn with the same load generator, so slow drift of
@@ -41,6 +42,8 @@ class Settings:
     status_samples: int = 30
     machine_bytes: int = 1024 * MiB
     small_files: int = 1000
+    fleet_queues: int = 2000
+    fleet_idle_seconds: float = 60.0
 
     @classmethod
     def quick(cls) -> Settings:
@@ -57,6 +60,7 @@ class Settings:
             status_samples=10,
             machine_bytes=256 * MiB,
             small_files=200,
+            fleet_idle_seconds=20.0,
         )
 
 

@@ -179,8 +179,7 @@ def check_job(
 @pytest.mark.parametrize("data", sessions("print"))
 async def test_print_session(nursery: trio.Nursery, tmp_path: Path, data: dict[str, Any]) -> None:
     expect = data["expect"]
-    stream = bool(expect.get("stream"))
-    gw = await gateway(nursery, tmp_path, lpd={"lenient_byte_count": stream})
+    gw = await gateway(nursery, tmp_path)  # streams (Windows, CUPS) are taken by default
     for tail in await replay_all(gw, data):
         assert tail in (b"", b"\0"), tail  # an ack after EOF is allowed (LPRng lpr -k)
     wanted = expected_jobs(expect)
@@ -197,10 +196,10 @@ async def test_print_session(nursery: trio.Nursery, tmp_path: Path, data: dict[s
 async def test_stream_session_strict_is_discarded(
     nursery: trio.Nursery, tmp_path: Path, data: dict[str, Any]
 ) -> None:
-    """Without ``lpd.lenient_byte_count`` a file that ends without its NUL,
-    or announces more than the spool can take, is not printed: the job is
+    """With ``lpd.strict_byte_count`` a file that ends without its NUL, or
+    announces more than the spool can take, is not printed: the job is
     discarded and the client gets a NAK."""
-    gw = await gateway(nursery, tmp_path)
+    gw = await gateway(nursery, tmp_path, lpd={"strict_byte_count": True})
     try:
         [tail] = await replay_all(gw, data)
     except Nak as nak:

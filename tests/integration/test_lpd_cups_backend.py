@@ -104,11 +104,11 @@ async def test_empty_file(nursery: trio.Nursery, tmp_path: Path) -> None:
     assert side["documents"][0]["size"] == 0
 
 
-@pytest.mark.parametrize("lenient", [False, True])
+@pytest.mark.parametrize("lenient", [True, False])
 async def test_mode_stream(nursery: trio.Nursery, tmp_path: Path, lenient: bool) -> None:
-    """``mode=stream``: no NUL after the data, then close. Kept only when
-    ``lpd.lenient_byte_count`` is on."""
-    gw = await gateway(nursery, tmp_path, lpd={"lenient_byte_count": lenient})
+    """``mode=stream``: no NUL after the data, then close. Kept by default;
+    refused with ``lpd.strict_byte_count``."""
+    gw = await gateway(nursery, tmp_path, lpd={} if lenient else {"strict_byte_count": True})
     with LogWatch() as logs:
         result = await cups_lpd_backend(
             gw.port,

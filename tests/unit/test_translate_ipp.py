@@ -6,6 +6,7 @@ half (`controlfile_to_ipp`) to show the two halves read each other."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from gateway.core.job import Attributes, Document, Frontend, Job, JobState, Origin
 from gateway.core.translate import (
+    KEPT_LETTERS,
     LpdDataFile,
     LpdOutputOptions,
     controlfile_to_ipp,
@@ -249,6 +251,27 @@ def test_manual_copies_repeat_the_data_not_the_line() -> None:
 )
 def test_letter_from_document_format(fmt: str, letter: str) -> None:
     assert lpd_letter(fmt, OPTS) == letter
+
+
+@pytest.mark.parametrize("letter", sorted(KEPT_LETTERS))
+def test_a_kept_letter_travels_lpd_to_lpd(letter: str) -> None:
+    """c g n t v (and d p r) come back out as they came in: the document
+    remembers its letter, and the letter's format says it was not converted."""
+    cf = parse(b"Hh\nPu\n" + letter.encode() + b"dfA1h\nNplot\n")
+    [doc] = controlfile_to_ipp(cf, {"dfA1h": b"data"}).documents
+    job = make_job(documents=[(doc.document_format, "plot")])
+    job = job.evolve(documents=(replace(job.documents[0], attributes=dict(doc.attributes)),))
+    requests = ipp_to_controlfile(job, 1, OPTS).control_file.print_requests
+    assert [r.letter for r in requests] == [letter]
+    # Without the remembered letter the format alone decides (raw, or f for text).
+    assert lpd_letter(doc.document_format, OPTS) in ("l", "f")
+    # A document converted to another format since does not keep it.
+    assert lpd_letter("application/pdf", OPTS, letter) == "l"
+    # format= still forces every letter.
+    assert (
+        lpd_letter(doc.document_format, LpdOutputOptions(host="h", format_letter="l"), letter)
+        == "l"
+    )
 
 
 def test_postscript_letter_o_only_when_the_queue_allows_it() -> None:

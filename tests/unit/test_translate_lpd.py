@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from gateway.core.translate import (
     FORMAT_RULES,
+    KEPT_LETTERS,
     LINE_RULES,
+    LPD_LETTER_ATTRIBUTE,
     UNPRINTABLE_LETTERS,
     DocumentTicket,
     controlfile_to_ipp,
@@ -37,7 +39,9 @@ def test_bsd_two_copies() -> None:
         "job-sheets": "standard",
         "copies": 2,
     }
-    assert t.documents == [DocumentTicket("dfA042client", "report.txt", "text/plain")]
+    assert t.documents == [
+        DocumentTicket("dfA042client", "report.txt", "text/plain", {LPD_LETTER_ATTRIBUTE: "f"})
+    ]
     assert t.rejected == ()
     assert t.missing_data_files == ()
 
@@ -45,7 +49,9 @@ def test_bsd_two_copies() -> None:
 def test_lprng_stdin_postscript() -> None:
     t = controlfile_to_ipp(parse(LPRNG), {"dfA955h4": b"%!PS-Adobe-3.0\n"})
     assert t.attributes["job-name"] == "(STDIN)"
-    assert t.documents == [DocumentTicket("dfA955h4", "(STDIN)", "application/postscript")]
+    assert t.documents == [
+        DocumentTicket("dfA955h4", "(STDIN)", "application/postscript", {LPD_LETTER_ATTRIBUTE: "f"})
+    ]
     assert "copies" not in t.attributes
 
 
@@ -85,13 +91,20 @@ def test_sniffing(head: bytes, mime: str | None) -> None:
         ("p", b"%PDF-", "text/plain"),
         ("r", TEXT, "text/plain"),
         ("d", TEXT, "application/x-dvi"),
+        ("c", b"%PDF-", "application/x-cif"),
+        ("g", TEXT, "application/x-plot"),
+        ("n", TEXT, "application/x-ditroff"),
+        ("t", TEXT, "application/x-troff"),
+        ("v", b"\x59\xa6\x6a\x95", "image/x-sun-raster"),
         ("x", b"%PDF-", "application/pdf"),
         ("x", TEXT, "application/octet-stream"),
     ],
 )
 def test_format_letters(letter: str, head: bytes, mime: str) -> None:  # case 27
     cf = parse(b"Hh\nPu\n" + letter.encode() + b"dfA1h\n")
-    assert controlfile_to_ipp(cf, {"dfA1h": head}).documents[0].document_format == mime
+    [doc] = controlfile_to_ipp(cf, {"dfA1h": head}).documents
+    assert doc.document_format == mime
+    assert doc.attributes == {LPD_LETTER_ATTRIBUTE: letter}  # the letter is remembered
 
 
 @pytest.mark.parametrize("letter", sorted(UNPRINTABLE_LETTERS))
@@ -102,10 +115,12 @@ def test_unprintable_letters_rejected(letter: str) -> None:
     assert [d.data_file for d in t.documents] == ["dfB1h"]
 
 
-def test_unprintable_list_per_rfc2569() -> None:
-    assert {"c", "g", "n", "t", "v", "k", "z"} <= UNPRINTABLE_LETTERS
-    assert not UNPRINTABLE_LETTERS & {"f", "l", "o"}
-    assert set(FORMAT_RULES) >= {"f", "l", "o", "p", "r", "d"}
+def test_only_the_reserved_letters_are_unprintable() -> None:
+    """RFC 2569 rejects c g n t v too; like cups-lpd the gateway prints them
+    (keeping the letter for LPD printers). Kerberos k and Palladium z are reserved."""
+    assert {"k", "z"} == UNPRINTABLE_LETTERS
+    assert set(FORMAT_RULES) >= {"f", "l", "o", "p", "r", "d", "c", "g", "n", "t", "v"}
+    assert set(FORMAT_RULES) >= KEPT_LETTERS
 
 
 def test_collated_copies_lprng() -> None:  # case 29

@@ -35,8 +35,9 @@ memory and by the listeners (the dispatcher) only once committed.
 
 Modules: `api` (the `Spool`), `store` (the `JobStore` interface), `sqlite` (the
 SQLite store, all the SQL), `records` (job <-> record), `indexes`, `staging`
-(folders, document writers, room), `groupcommit`, `recovery`, `retention`,
-`errors`. The lifecycle rules the spool applies are in `gateway.core.job`.
+(folders, document writers, room and reservations), `groupcommit`, `recovery`,
+`retention`, `lock` (one process per spool folder), `errors`. The lifecycle
+rules the spool applies are in `gateway.core.job`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from gateway.core.job import IllegalTransition
 from .api import JobListener, Spool
 from .errors import JobNotFound, NoSpace, NotPossible, SpoolError
 from .groupcommit import CommitFailed, GroupCommit, Write
+from .lock import SpoolLocked
 from .sqlite import SQLiteStore
 from .staging import (
     BUFFER_SIZE,
@@ -55,6 +57,7 @@ from .staging import (
     DocumentWriter,
     JobFolder,
     NewDocument,
+    Reservation,
     StagedFile,
 )
 from .store import JobStore, Record, StoredJob, StoreError
@@ -76,9 +79,11 @@ __all__ = [
     "NoSpace",
     "NotPossible",
     "Record",
+    "Reservation",
     "SQLiteStore",
     "Spool",
     "SpoolError",
+    "SpoolLocked",
     "StagedFile",
     "StoreError",
     "StoredJob",

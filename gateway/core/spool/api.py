@@ -36,9 +36,10 @@ from . import recovery, retention
 from .errors import JobNotFound, NoSpace, NotPossible, SpoolError
 from .groupcommit import CommitFailed, GroupCommit, Write
 from .indexes import JobIndex
+from .lock import SpoolLock
 from .records import from_record, to_record
 from .sqlite import DB_FILE, SQLiteStore
-from .staging import JobFolder, NewDocument, Staging
+from .staging import JobFolder, NewDocument, Reservation, Staging
 from .store import JobStore
 
 log = logging.getLogger("gateway.spool")
@@ -57,8 +58,10 @@ class Spool:
         *,
         history_max_jobs: int,
         history_max_age: float,
+        lock: SpoolLock | None = None,
     ) -> None:
         self.root = staging.root
+        self._lock = lock
         self._staging = staging
         self._store = store
         self.history_max_jobs = history_max_jobs
@@ -70,6 +73,8 @@ class Spool:
         self._commits = GroupCommit(store, self._store_limiter, store.transaction)
         self._listeners: list[JobListener] = []
         self._closed = False
+        #: Why the last commit failed, while no commit has succeeded since (None: fine).
+        self.commit_failure: str | None = None
 
     # ------------------------------------------------------------------
     # Opening, closing
@@ -88,20 +93,34 @@ class Spool:
         """Open (creating if needed) the spool at ``root`` and recover from a crash.
 
         Job records go to ``store``, by default ``spool.db`` in ``root``; document
-        files always go to ``root/jobs/``. The spool closes the store."""
+        files always go to ``root/jobs/``. The spool closes the store.
+
+        The folder is locked first (`gateway.core.spool.lock`), before anything
+        is read or swept: `SpoolLocked` when another process has it open."""
         staging = Staging(root, max_job_size=max_job_size, min_free_space=min_free_space)
 
-        def setup() -> JobStore:
+        def setup() -> tuple[SpoolLock, JobStore]:
             staging.prepare()
-            return store if store is not None else SQLiteStore.open(root / DB_FILE)
+            lock = SpoolLock.acquire(root)
+            try:
+                return lock, store if store is not None else SQLiteStore.open(root / DB_FILE)
+            except BaseException:
+                lock.release()
+                raise
 
+        lock, opened = await trio.to_thread.run_sync(setup)
         spool = cls(
             staging,
-            await trio.to_thread.run_sync(setup),
+            opened,
             history_max_jobs=history_max_jobs,
             history_max_age=history_max_age,
+            lock=lock,
         )
-        await spool._recover()
+        try:
+            await spool._recover()
+        except BaseException:
+            await spool.aclose()
+            raise
         return spool
 
     async def _recover(self) -> None:
@@ -129,7 +148,11 @@ class Spool:
         self._closed = True
         with trio.CancelScope(shield=True):
             await self._commits.wait_idle()
-            await self._run(self._store.close)
+            try:
+                await self._run(self._store.close)
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
         batches, writes = self.commit_stats
         if batches:
             log.info(
@@ -148,11 +171,14 @@ class Spool:
         if self._closed:
             raise SpoolError("the spool is closed")
         try:
-            return await self._commits.write(write)
+            result = await self._commits.write(write)
         except CommitFailed as exc:
             if exc.dependent:
                 raise _Rebuild from exc
+            self.commit_failure = str(exc)
             raise (NoSpace if exc.no_space else SpoolError)(str(exc)) from exc
+        self.commit_failure = None
+        return result
 
     @property
     def commit_stats(self) -> tuple[int, int]:
@@ -187,13 +213,24 @@ class Spool:
     def free_space(self) -> int:
         return self._staging.free_space()
 
+    @property
+    def reserved(self) -> int:
+        """Bytes promised to files being received (LPD ack 1), not yet on the disk."""
+        return self._staging.reserved
+
     def has_room(self, size: int) -> bool:
         """Whether a document of ``size`` bytes fits (size limit and free space)."""
         return self._staging.has_room(size)
 
-    def check_room(self, size: int) -> None:
-        """Raise `NoSpace` with a reason unless ``size`` more bytes fit."""
-        self._staging.check_room(size)
+    def check_room(self, size: int, *, job_size: int | None = None) -> None:
+        """Raise `NoSpace` with a reason unless ``size`` more bytes fit (the free
+        space less what is reserved; a job of ``job_size`` within the limit)."""
+        self._staging.check_room(size, job_size=job_size)
+
+    def reserve(self, size: int, *, job_size: int | None = None) -> Reservation:
+        """Room for ``size`` bytes about to come (LPD ack 1), or `NoSpace`;
+        pass it to `JobFolder.document` and/or release it (``with``)."""
+        return self._staging.reserve(size, job_size=job_size)
 
     def new_folder(self) -> JobFolder:
         """A folder for a job being received (not yet a job; see the package doc)."""

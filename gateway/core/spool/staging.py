@@ -14,6 +14,15 @@ stream through a worker thread and are fsync'ed by ``finish`` itself, so that a
 big fsync never holds up other jobs' commits. The rest (`Staging.to_sync`: the
 files not yet fsync'ed, the job's folder, ``jobs/``) is fsync'ed by the commit
 that adds the documents to a job (`gateway.core.spool.groupcommit`).
+
+Room: a file whose size is announced before it comes (LPD's ack 1 promises
+room for it) takes a `Reservation` of that size (`Staging.reserve`). Until its
+bytes are on the disk they count as used in every room check, so jobs that
+arrive together cannot all be promised the same free space; the reservation
+shrinks as the file is written and is gone when the file ends, fails or is
+dropped (a context manager and the writer both release it, so it never
+leaks). ``limits.max_job_size`` bounds a job's total: the writer counts the
+documents already finished in its `JobFolder`.
 """
 
 from __future__ import annotations
@@ -87,6 +96,8 @@ class Staging:
         self.jobs_dir = root / JOBS_DIR
         self.max_job_size = max_job_size
         self.min_free_space = min_free_space
+        #: Bytes promised to files being received and not yet on the disk.
+        self.reserved = 0
 
     def prepare(self) -> None:
         """Make the spool folder and ``jobs/`` if needed (blocking)."""
@@ -127,18 +138,29 @@ class Staging:
 
     def has_room(self, size: int) -> bool:
         """Whether a document of ``size`` bytes fits (size limit and free space)."""
-        if self.max_job_size and size > self.max_job_size:
+        try:
+            self.check_room(size)
+        except NoSpace:
             return False
-        return self.free_space() - size >= self.min_free_space
+        return True
 
-    def check_room(self, size: int) -> None:
-        """Raise `NoSpace` with a reason unless ``size`` more bytes fit."""
-        if self.max_job_size and size > self.max_job_size:
+    def check_room(self, size: int, *, job_size: int | None = None) -> None:
+        """Raise `NoSpace` with a reason unless ``size`` more bytes fit: the
+        free space less what is reserved, and the job (``job_size`` bytes with
+        these, else ``size``) within ``max_job_size``."""
+        total = size if job_size is None else job_size
+        if self.max_job_size and total > self.max_job_size:
             raise NoSpace(
-                f"job of {size} bytes is larger than the limit of {self.max_job_size} bytes"
+                f"job of {total} bytes is larger than the limit of {self.max_job_size} bytes"
             )
-        if self.free_space() - size < self.min_free_space:
+        if self.free_space() - self.reserved - size < self.min_free_space:
             raise NoSpace("not enough free space in the spool")
+
+    def reserve(self, size: int, *, job_size: int | None = None) -> Reservation:
+        """Room for ``size`` bytes that are about to come (`check_room`, then
+        held until released; use as ``with staging.reserve(n) as room:``)."""
+        self.check_room(size, job_size=job_size)
+        return Reservation(self, size)
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -161,6 +183,35 @@ def fsync_path(path: str) -> OSError | None:
     return None
 
 
+class Reservation:
+    """Room promised to a file that is coming (see the module doc): counted in
+    `Staging.reserved` until the file's bytes are on the disk or it is released."""
+
+    def __init__(self, staging: Staging, size: int) -> None:
+        self._staging = staging
+        self.size = size
+        self.left = size
+        staging.reserved += size
+
+    def written(self, on_disk: int) -> None:
+        """``on_disk`` bytes of the file are on the disk: that much less is reserved."""
+        self._set(max(0, min(self.left, self.size - on_disk)))
+
+    def release(self) -> None:
+        """The file ended (or failed): nothing more is reserved. Idempotent."""
+        self._set(0)
+
+    def _set(self, left: int) -> None:
+        self._staging.reserved -= self.left - left
+        self.left = left
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class DocumentWriter:
     """Streams one document into its job folder.
 
@@ -173,9 +224,16 @@ class DocumentWriter:
     document (the file backend's sidecar) computes it when it reads the file.
     """
 
-    def __init__(self, staging: Staging, folder: JobFolder, number: int) -> None:
+    def __init__(
+        self,
+        staging: Staging,
+        folder: JobFolder,
+        number: int,
+        reservation: Reservation | None = None,
+    ) -> None:
         self._staging = staging
         self._folder = folder
+        self._reservation = reservation
         self.number = number
         self._final = folder.path / f"doc-{number}"
         self._part = folder.path / f"doc-{number}.part"
@@ -203,7 +261,7 @@ class DocumentWriter:
         if not self._open:
             raise SpoolError("document writer is closed")
         limit = self._staging.max_job_size
-        if limit and self.size + len(data) > limit:
+        if limit and self._folder.size + self.size + len(data) > limit:
             raise NoSpace(f"job is larger than the limit of {limit} bytes")
         if self._file is None and self.size + len(data) <= BUFFER_SIZE:
             self._buffer.append(bytes(data))
@@ -223,6 +281,8 @@ class DocumentWriter:
                 raise NoSpace("no space left in the spool") from exc
             raise
         self.size += len(data)
+        if self._reservation is not None:
+            self._reservation.written(self.size)
 
     async def finish(self) -> StagedFile:
         """Write what is buffered and rename the file into place. Large files are
@@ -258,12 +318,18 @@ class DocumentWriter:
             if is_disk_full(exc):
                 raise NoSpace("no space left in the spool") from exc
             raise
+        finally:
+            if self._reservation is not None:
+                self._reservation.release()
         self._done = True
+        self._folder.size += self.size
         rel = self._final.relative_to(self._staging.root).as_posix()
         return StagedFile(path=rel, size=self.size, sha256=digest, synced=sync)
 
     async def discard(self) -> None:
         """Forget this document: close and delete whatever was written."""
+        if self._reservation is not None:
+            self._reservation.release()
         file, self._file = self._file, None
         self._open = False
         self._buffer = []
@@ -304,13 +370,19 @@ class JobFolder:
         self.path = staging.jobs_dir / key
         self._next = next_number
         self.created = False  # made on the first write that reaches the disk
+        #: Bytes of the documents finished through this object (the job's total
+        #: so far, for ``max_job_size``).
+        self.size = 0
 
-    def document(self, number: int | None = None) -> DocumentWriter:
-        """A writer for the next document (``async with folder.document() as w``)."""
+    def document(
+        self, number: int | None = None, *, reservation: Reservation | None = None
+    ) -> DocumentWriter:
+        """A writer for the next document (``async with folder.document() as w``);
+        it uses up ``reservation`` as it writes and releases it when it ends."""
         if number is None:
             number = self._next
         self._next = max(self._next, number + 1)
-        return DocumentWriter(self._staging, self, number)
+        return DocumentWriter(self._staging, self, number, reservation)
 
     async def discard(self) -> None:
         """Delete the folder and everything in it (a job that was never committed)."""
@@ -328,6 +400,7 @@ __all__ = [
     "DocumentWriter",
     "JobFolder",
     "NewDocument",
+    "Reservation",
     "StagedFile",
     "Staging",
     "fsync_path",

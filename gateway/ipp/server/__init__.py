@@ -4,8 +4,9 @@ Why: the codec (`gateway.ipp`) turns bytes into messages; this package answers
 them. It writes jobs into the spool and answers status from the spool; it never
 talks to a backend (DESIGN.md). A request passes through, in order:
 
-- `serving`: hypercorn on the sockets gateway.app bound (`hypercorn_hooks`
-  holds the one use of hypercorn beyond its public API);
+- `serving`: the sockets gateway.app bound, accepted by `connections` (caps
+  in total and per address) and served by hypercorn per connection
+  (`hypercorn_hooks` holds every use of hypercorn beyond its public API);
 - `asgi`: the ASGI app (Host allow-list, status pages, framing the message,
   RFC 8011 Appendix C checks, `auth`, dispatch, errors to answers);
 - `handlers`: the one table from operation to handler, which lives in

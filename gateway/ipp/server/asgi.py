@@ -12,8 +12,17 @@ response is always ``Content-Type: application/ipp`` in an HTTP 200; a handler
 that raises `OperationError` is answered with its status.
 
 Bounds: at most ``ipp.max_connections`` requests are served at once (more
-wait up to half of ``ipp.idle_timeout`` for a slot, then get HTTP 503); every
-read of the body has a deadline of ``ipp.idle_timeout``.
+wait up to half of ``ipp.idle_timeout`` for a slot, then get HTTP 503), and at
+most ``ipp.max_connections_per_source`` from one address (more get HTTP 503
+at once; `connections` caps the connections themselves). The body is read
+under one `intake.BodyPace` per request (``ipp.idle_timeout`` per read,
+``ipp.request_timeout`` for the request, ``ipp.min_body_rate`` over
+``ipp.body_rate_window``); a client too slow for it gets HTTP 408 and the
+connection is closed, and whatever it was sending is discarded. Name and
+text values are cut to their RFC 8011 limits (name 255 octets, text 1023, on a
+UTF-8 character boundary) before anything reads them (`clip_strings`).
+Password checks go through `auth.PasswordChecks` (bounded, with back-off:
+HTTP 429 or 503 when refused).
 
 No traceback reaches a client: the app boundary catches everything, logs one
 line and answers server-error-internal-error.
@@ -21,28 +30,33 @@ line and answers server-error-internal-error.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import ipaddress
 import logging
+import math
 import socket
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 import trio
 
+from gateway.ipp.attributes import AttributeList, Collection, Value
 from gateway.ipp.encoder import encode
 from gateway.ipp.errors import IppDecodeError
 from gateway.ipp.message import Message
 from gateway.ipp.operations import Operation
 from gateway.ipp.parser import MessageParser
 from gateway.ipp.status import StatusCode
+from gateway.ipp.tags import ValueTag
 from gateway.ipp.validate import check_request
-from gateway.web.status import StatusPages
+from gateway.throttle import Throttle
+from gateway.web.status import SignIn, StatusPages
 
 from . import auth
-from .auth import PasswordFile
+from .auth import PasswordChecks, PasswordFile, Verdict
+from .connections import ConnectionTable, source_of
 from .handlers import HANDLERS
-from .intake import BodyReader, ClientGone
+from .intake import BodyPace, BodyReader, ClientGone, RequestTimeout
 from .request import IppRequest, IppResponse, IppService, OperationError, respond
 
 log = logging.getLogger("gateway.ipp")
@@ -54,6 +68,15 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 IPP_CONTENT_TYPE = b"application/ipp"
 #: status-message is at most 255 octets (RFC 8011 section 4.1.6.2).
 MAX_STATUS_MESSAGE = 255
+#: name(MAX) and text(MAX) in octets (RFC 8011 section 5.1.2, 5.1.3).
+NAME_MAX = 255
+TEXT_MAX = 1023
+STRING_LIMITS = {
+    ValueTag.NAME_WITHOUT_LANGUAGE: NAME_MAX,
+    ValueTag.NAME_WITH_LANGUAGE: NAME_MAX,
+    ValueTag.TEXT_WITHOUT_LANGUAGE: TEXT_MAX,
+    ValueTag.TEXT_WITH_LANGUAGE: TEXT_MAX,
+}
 
 
 class HostAllowList:
@@ -133,22 +156,30 @@ class IppApp:
         *,
         tls_ports: Iterable[int],
         idle_timeout: float,
+        connections: ConnectionTable | None = None,
     ) -> None:
         self.service = service
         self.allow = allow
         self.tls_ports = frozenset(tls_ports)
         self.idle_timeout = idle_timeout
-        self.pages = StatusPages(service.context)
-        # hypercorn has no cap on connections; this caps requests being served
-        # (each holds at most one body chunk and one spool write in memory).
-        self.limiter = trio.CapacityLimiter(service.context.config.ipp.max_connections)
+        self.pages = StatusPages(
+            service.context, SignIn(auth.CHALLENGE, auth.basic_credentials, self._page_password)
+        )
         ipp = service.context.config.ipp
+        # Caps requests being served (each holds at most one body chunk and one
+        # spool write in memory); `connections` caps the connections.
+        self.limiter = trio.CapacityLimiter(ipp.max_connections)
+        self.connections = connections or ConnectionTable(
+            ipp.max_open_connections, ipp.max_connections_per_source
+        )
         self.auth_on = ipp.auth != "none" or any(
             q.config.auth not in ("", "none") for q in service.context.queues
         )
         self.operators = frozenset(ipp.operators)
-        self.passwords = PasswordFile(ipp.password_file) if ipp.password_file else None
-        self._verified: dict[str, float] = {}  # sha256(user:password) -> expiry
+        self.passwords = (
+            PasswordChecks(PasswordFile(ipp.password_file)) if ipp.password_file else None
+        )
+        self._log_source = Throttle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -163,6 +194,26 @@ class IppApp:
                 state["started"] = True
             await send(message)
 
+        client = scope.get("client")
+        if not self.connections.request_started(client):
+            held = self._log_source(f"requests {_source(scope)}")
+            if held is not None:
+                log.warning(
+                    "ipp: %s: too many requests at once from this address "
+                    "(ipp.max_connections_per_source)%s",
+                    _peer(scope),
+                    Throttle.more(held),
+                )
+            await _send_plain(tracked_send, 503, "too many requests, try again later\n")
+            return
+        try:
+            await self._serve(scope, receive, tracked_send, state)
+        finally:
+            self.connections.request_ended(client)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, tracked_send: Send, state: dict[str, bool]
+    ) -> None:
         try:
             # Wait for a slot at most half the idle timeout: an answer (503) then
             # still comes well before the client's own patience runs out.
@@ -173,16 +224,15 @@ class IppApp:
                 await _send_plain(tracked_send, 503, "too many requests, try again later\n")
                 return
             try:
-                metrics = self.service.context.metrics
-                if metrics is None:
-                    await self._http(scope, receive, tracked_send)
-                else:
-                    # hypercorn does not report connections; requests in progress are
-                    # the IPP listener's open-connection figure.
-                    with metrics.connection("ipp"):
-                        await self._http(scope, receive, tracked_send)
+                await self._http(scope, receive, tracked_send)
             finally:
                 self.limiter.release()
+        except RequestTimeout as exc:
+            held = self._log_source(f"408 {_source(scope)}")
+            if held is not None:
+                log.warning("ipp: %s: %s; answered 408%s", _peer(scope), exc, Throttle.more(held))
+            if not state["started"]:
+                await _send_plain(tracked_send, 408, f"{exc}\n", close=_http1(scope))
         except ClientGone as exc:
             log.info("ipp: %s: %s", _peer(scope), exc)
         except Exception as exc:
@@ -214,15 +264,19 @@ class IppApp:
         if scope["method"] != "POST":
             await self.pages(scope, receive, send)  # status pages, /metrics; 405 otherwise
             return
+        ipp = self.service.context.config.ipp
+        pace = BodyPace.starting_now(
+            self.idle_timeout, ipp.request_timeout, ipp.min_body_rate, ipp.body_rate_window
+        )
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type != IPP_CONTENT_TYPE.decode():
-            await _drain(receive, self.idle_timeout)
+            await BodyReader(receive, b"", True, pace).drain()
             await _send_plain(send, 400, "Content-Type must be application/ipp\n")
             return
         port = int(server[1] or 0)
         scheme = "ipps" if scope.get("scheme") == "https" or port in self.tls_ports else "ipp"
         client = scope.get("client") or ("", 0)
-        parsed = await self._read_message(receive)
+        parsed = await self._read_message(receive, pace)
         if isinstance(parsed, int):
             await _send_plain(send, parsed, "bad IPP request\n")
             return
@@ -230,17 +284,17 @@ class IppApp:
             await _send_ipp(send, parsed.encode())
             return
         message, body = parsed
+        clipped = clip_strings(message)
+        if clipped:
+            log.debug("ipp: %s: %d name or text values cut to their limits", client[0], clipped)
         user = None
         credentials = auth.basic_credentials(headers.get("authorization", ""))
         if credentials is not None and scheme == "ipps" and self.passwords is not None:
-            user = await self._check(*credentials)
-            if user is None:
-                log.warning(
-                    "ipp: %s: wrong user name or password for %r", client[0], credentials[0]
-                )
-                await body.drain()
-                await _send_challenge(send)
+            verdict = await self.passwords.check(_source(scope), *credentials)
+            if verdict is not Verdict.OK:
+                await self._refuse_credentials(scope, send, body, verdict, credentials[0])
                 return
+            user = credentials[0]
         request = IppRequest(
             message=message,
             body=body,
@@ -262,35 +316,61 @@ class IppApp:
             await body.drain()
         await _send_ipp(send, response.encode())
 
-    async def _check(self, user: str, password: str) -> str | None:
-        """The user when the password is right (scrypt runs in a thread; a right
-        pair is remembered for a few minutes so each request does not pay it)."""
-        key = hashlib.sha256(f"{user}\0{password}".encode()).hexdigest()
-        now = trio.current_time()
-        if self._verified.get(key, 0.0) > now:
-            return user
+    async def _page_password(self, peer: str, user: str, password: str) -> bool:
+        """The status pages' password check: IPP's own, with its limits."""
+        checks = self.passwords
+        return checks is not None and (
+            await checks.check(source_of(peer), user, password) is Verdict.OK
+        )
+
+    async def _refuse_credentials(
+        self, scope: Scope, send: Send, body: BodyReader, verdict: Verdict, user: str
+    ) -> None:
+        """Answer a request whose password was wrong (401, after reading the body so
+        the client can read the challenge) or not checked (429, 503; closing)."""
+        peer = _peer(scope)
+        shown = user if len(user) <= 64 else user[:64] + "..."
+        if verdict is Verdict.WRONG:
+            held = self._log_source(f"401 {_source(scope)}")
+            if held is not None:
+                log.warning(
+                    "ipp: %s: wrong user name or password for %r%s",
+                    peer,
+                    shown,
+                    Throttle.more(held),
+                )
+            await body.drain()
+            await _send_challenge(send)
+            return
         assert self.passwords is not None
-        ok = await trio.to_thread.run_sync(self.passwords.verify, user, password)
-        if not ok:
-            return None
-        if len(self._verified) > 1000:
-            self._verified.clear()
-        self._verified[key] = now + AUTH_CACHE_SECONDS
-        return user
+        if verdict is Verdict.BLOCKED:
+            wait = math.ceil(self.passwords.retry_after(_source(scope)))
+            text, status = f"too many wrong passwords; try again in {wait}s\n", 429
+        else:
+            wait, status = 1, 503
+            text = "too many password checks at once, try again later\n"
+            held = self._log_source(f"checks {_source(scope)}")
+            if held is not None:
+                log.warning(
+                    "ipp: %s: too many password checks waiting; answered 503%s",
+                    peer,
+                    Throttle.more(held),
+                )
+        await _send_plain(send, status, text, close=_http1(scope), retry_after=wait)
 
     async def _read_message(
-        self, receive: Receive
+        self, receive: Receive, pace: BodyPace
     ) -> tuple[Message, BodyReader] | IppResponse | int:
         """Feed the parser until end-of-attributes-tag: the message and the rest of the
         body, an IPP error response, or an HTTP status for unframeable bytes."""
         parser = MessageParser()
-        reader = BodyReader(receive, b"", True, self.idle_timeout)
+        reader = BodyReader(receive, b"", True, pace)
         try:
             while True:
                 chunk = await reader.next_chunk()
                 message = parser.feed(chunk) if chunk else None
                 if message is not None:
-                    rest = BodyReader(receive, parser.tail, not reader.finished, self.idle_timeout)
+                    rest = BodyReader(receive, parser.tail, not reader.finished, pace)
                     return message, rest
                 if reader.finished:
                     parser.close()
@@ -357,7 +437,35 @@ class IppApp:
             return respond(request, StatusCode.SERVER_ERROR_INTERNAL_ERROR, "internal error")
 
 
-AUTH_CACHE_SECONDS = 300.0
+def clip_strings(attributes: Message | AttributeList) -> int:
+    """Cut every name and text value (in collections too) to its RFC 8011
+    limit, on a UTF-8 character boundary; how many were cut."""
+    lists: list[AttributeList] = (
+        list(attributes.groups) if isinstance(attributes, Message) else [attributes]
+    )
+    cut = 0
+    for group in lists:
+        for attribute in group:
+            for index, value in enumerate(attribute.values):
+                if isinstance(value.value, Collection):
+                    cut += clip_strings(value.value)
+                    continue
+                limit = STRING_LIMITS.get(value.tag)  # type: ignore[call-overload]
+                if limit is None:
+                    continue
+                text = str(getattr(value.value, "text", value.value))
+                data = text.encode("utf-8")
+                if len(data) <= limit:
+                    continue
+                short = data[:limit].decode("utf-8", "ignore")
+                new = (
+                    short
+                    if isinstance(value.value, str)
+                    else dataclasses.replace(value.value, text=short)  # type: ignore[type-var]
+                )
+                attribute.values[index] = Value(value.tag, new)
+                cut += 1
+    return cut
 
 
 class AuthRequired(Exception):
@@ -385,6 +493,15 @@ def _peer(scope: Scope) -> str:
     return str(client[0])
 
 
+def _source(scope: Scope) -> str:
+    return source_of(_peer(scope))
+
+
+def _http1(scope: Scope) -> bool:
+    """HTTP/1.x, where an answer can say the connection closes (not HTTP/2)."""
+    return str(scope.get("http_version", "1.1")).startswith("1")
+
+
 def _internal_error_body() -> bytes:
     response = Message.response(
         None,
@@ -410,18 +527,22 @@ async def _send_ipp(send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def _send_plain(send: Send, status: int, text: str) -> None:
+async def _send_plain(
+    send: Send, status: int, text: str, *, close: bool = False, retry_after: int = 0
+) -> None:
+    """A text/plain answer; with `close`, the connection closes after it (HTTP/1:
+    the rest of the request body is not read)."""
     body = text.encode()
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),
     ]
+    if close:
+        headers.append((b"connection", b"close"))
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _drain(receive: Receive, idle: float) -> None:
-    await BodyReader(receive, b"", True, idle).drain()
 
 
 __all__ = ["HostAllowList", "IppApp", "split_host"]

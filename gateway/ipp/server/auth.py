@@ -19,19 +19,35 @@ The password file holds one ``user:scrypt$N$r$p$SALT$HASH`` line per user
 (base64 salt and hash; ``#`` starts a comment); ``lpd-ipp-gateway passwd``
 writes it. It is read again when it changes, so users can be added while the
 gateway runs.
+
+A check costs 16 MiB and some 50 ms of scrypt, so `PasswordChecks` guards it:
+at most `CHECK_CONCURRENCY` run at once (in worker threads; more wait, and
+past `CHECK_QUEUE` waiting the answer is HTTP 503), an address that sent
+`FREE_FAILURES` wrong passwords is refused for a while without a check (HTTP
+429 with Retry-After: 1 s, doubling with each further failure up to
+`MAX_BLOCK`, forgotten `FORGET_AFTER` after its last failure; at most
+`MAX_SOURCES` addresses are remembered), and a right user and password are
+remembered for `CACHE_TTL` (keyed by an HMAC of the pair under a key made at
+start, at most `CACHE_SIZE` pairs), since CUPS sends them with every request.
+A removed user or changed password therefore stops working within
+`CACHE_TTL`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import hashlib
 import hmac
 import logging
 import os
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+import trio
 
 from gateway.ipp.operations import Operation
 
@@ -172,3 +188,104 @@ def set_password(path: Path, user: str, password: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------
+# Guarding the checks
+
+CHECK_CONCURRENCY = 2
+CHECK_QUEUE = 64
+FREE_FAILURES = 5
+MAX_BLOCK = 60.0
+FORGET_AFTER = 900.0
+MAX_SOURCES = 10_000
+CACHE_TTL = 60.0
+CACHE_SIZE = 1024
+
+
+class Verdict(enum.Enum):
+    """How a password check ended."""
+
+    OK = "ok"
+    WRONG = "wrong"  # HTTP 401
+    BLOCKED = "blocked"  # too many failures from this address: HTTP 429
+    BUSY = "busy"  # too many checks waiting: HTTP 503
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int
+    last: float
+    blocked_until: float = 0.0
+
+
+class PasswordChecks:
+    """Password checks with bounded cost (see the module doc)."""
+
+    def __init__(self, passwords: PasswordFile) -> None:
+        self.passwords = passwords
+        self._key = secrets.token_bytes(32)
+        self._limiter = trio.CapacityLimiter(CHECK_CONCURRENCY)
+        self._waiting = 0
+        self._cache: dict[bytes, float] = {}  # HMAC(user, password) -> expiry
+        self._failures: dict[str, _Failures] = {}  # by address, oldest first
+
+    def retry_after(self, source: str) -> float:
+        """Seconds until `source` may try again (0 if it may now)."""
+        entry = self._failures.get(source)
+        return 0.0 if entry is None else max(0.0, entry.blocked_until - trio.current_time())
+
+    async def check(self, source: str, user: str, password: str) -> Verdict:
+        """Whether `user` / `password`, sent from address `source`, are right."""
+        key = hmac.new(self._key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
+        now = trio.current_time()
+        if self._cache.get(key, 0.0) > now:
+            return Verdict.OK
+        if self.retry_after(source) > 0:
+            return Verdict.BLOCKED
+        if self._waiting >= CHECK_QUEUE:
+            return Verdict.BUSY
+        self._waiting += 1
+        try:
+            ok = await trio.to_thread.run_sync(
+                self.passwords.verify, user, password, limiter=self._limiter
+            )
+        finally:
+            self._waiting -= 1
+        if ok:
+            self._remember(key)
+            return Verdict.OK
+        self._failed(source)
+        return Verdict.WRONG
+
+    def _remember(self, key: bytes) -> None:
+        now = trio.current_time()
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache = {k: t for k, t in self._cache.items() if t > now}
+            while len(self._cache) >= CACHE_SIZE:
+                del self._cache[next(iter(self._cache))]
+        self._cache[key] = now + CACHE_TTL
+
+    def _failed(self, source: str) -> None:
+        now = trio.current_time()
+        entry = self._failures.pop(source, None)
+        if entry is None or now - entry.last > FORGET_AFTER:
+            entry = _Failures(0, now)
+        entry.count += 1
+        entry.last = now
+        if entry.count >= FREE_FAILURES:
+            block = min(MAX_BLOCK, 2.0 ** (entry.count - FREE_FAILURES))
+            entry.blocked_until = now + block
+            log.warning(
+                "ipp: %s: %d wrong passwords; its password checks are refused for %gs",
+                source,
+                entry.count,
+                block,
+            )
+        self._failures[source] = entry  # now the newest
+        if len(self._failures) > MAX_SOURCES:
+            self._failures = {
+                s: e for s, e in self._failures.items() if now - e.last <= FORGET_AFTER
+            }
+            while len(self._failures) > MAX_SOURCES:
+                del self._failures[next(iter(self._failures))]

@@ -2,13 +2,21 @@
 
 Why: RFC 8011 section 4.3.1 Send-Document adds a document to a job made by
 Create-Job; it is answered only after the document file is fsync'ed and the
-job committed. PWG 5100.5 Get-Documents, Get-Document-Attributes,
+job committed. ``limits.max_job_size`` bounds the job's documents together: a
+Send-Document that would pass it is refused
+(client-error-request-entity-too-large) and its document discarded, and one
+job takes one Send-Document at a time (another at once is
+client-error-not-possible), so two cannot pass the limit together.
+PWG 5100.5 Get-Documents, Get-Document-Attributes,
 Cancel-Document and Set-Document-Attributes answer from the spool: documents
 are forwarded together with their job, so one cannot be canceled alone, and
 no document attribute is settable.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from gateway.core.job import Job, JobState
 from gateway.core.spool import JobNotFound, NewDocument, NotPossible
@@ -26,6 +34,7 @@ from .request import (
     IppResponse,
     IppService,
     OperationError,
+    Target,
     attributes_in,
     bool_op,
     check_owner,
@@ -36,10 +45,35 @@ from .request import (
     string_op,
 )
 
+_receiving: set[tuple[int, int]] = set()
+"""(id of the spool, job id) of each Send-Document being received."""
+
+
+@contextmanager
+def _one_at_a_time(service: IppService, job: Job) -> Iterator[None]:
+    key = (id(service.context.spool), job.id)
+    if key in _receiving:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_POSSIBLE,
+            f"job {job.id} is receiving another document; send them one after another",
+        )
+    _receiving.add(key)
+    try:
+        yield
+    finally:
+        _receiving.discard(key)
+
 
 async def send_document(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 8011 section 4.3.1."""
     target, job = service.target_job(request)
+    with _one_at_a_time(service, job):
+        return await _send_document(service, request, target, job)
+
+
+async def _send_document(
+    service: IppService, request: IppRequest, target: Target, job: Job
+) -> IppResponse:
     check_owner(request, job)
     last = bool_op(request, "last-document")
     if last is None:
@@ -64,7 +98,7 @@ async def send_document(service: IppService, request: IppRequest) -> IppResponse
         raise OperationError(
             StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {job.id} does not exist"
         ) from None
-    staged = await receive_document(spool, request.body, folder, compression)
+    staged = await receive_document(spool, request.body, folder, compression, job_size=job.size)
     try:
         if staged.size == 0:  # an empty Send-Document only closes (or does nothing)
             await discard_staged(spool, staged)
@@ -90,7 +124,7 @@ async def send_document(service: IppService, request: IppRequest) -> IppResponse
         size=job.size,
     )
     service.context.dispatcher.wake(job.queue)
-    return job_answer(service, request, job, path=target.path)
+    return job_answer(service, request, job)
 
 
 def _document_group(

@@ -105,10 +105,10 @@ def render_job(
     request: IppRequest,
     job: Job,
     wanted: set[str] | None,
-    path: str | None = None,
     pending: Sequence[int] | None = None,
 ) -> Group:
-    """The job group of `job` with URIs for the listener the client used.
+    """The job group of `job` with URIs for the listener the client used
+    (job-printer-uri names the job's own queue, ``/printers/NAME``).
 
     `pending` (the queue's `Spool.pending_ids`) saves looking them up again when
     rendering many jobs.
@@ -121,7 +121,7 @@ def render_job(
     return job_group(
         job,
         job_uri=service.job_uri(request, job.id),
-        printer_uri=service.printer_uri(request, queue, path),
+        printer_uri=service.queue_uri(request, queue),
         wanted=wanted,
         intervening=ahead,
         up_time=int(time.time()),
@@ -133,7 +133,6 @@ def job_answer(
     request: IppRequest,
     job: Job,
     unsupported: Sequence[Attribute] = (),
-    path: str | None = None,
 ) -> IppResponse:
     """The answer of a job-creating operation (RFC 8011 section 4.2.1.2):
     successful-ok, or successful-ok-ignored-or-substituted-attributes with the
@@ -145,14 +144,15 @@ def job_answer(
     )
     response = respond(request, status, None, unsupported)
     wanted = set(CREATED_JOB_ATTRIBUTES)
-    response.message.groups.append(render_job(service, request, job, wanted, path))
+    response.message.groups.append(render_job(service, request, job, wanted))
     return response
 
 
 def visible(request: IppRequest, job: Job, wanted: set[str] | None) -> set[str] | None:
     """The attributes of `job` this requester may see (RFC 8011 section 9.3: with
-    authentication on, others' jobs show only their id, URIs, state and times)."""
-    if not request.auth_on or request.is_operator or request.identity == job.user:
+    authentication on, others' jobs show only their id, URIs, state and times;
+    `gateway.core.policy` says whose are others')."""
+    if request.may_see(job):
         return wanted
     if wanted is None:
         return set(PUBLIC_JOB_ATTRIBUTES)
@@ -335,6 +335,7 @@ def _origin(request: IppRequest, attrs: dict[str, Any]) -> Origin:
         peer=request.peer,
         host=str(attrs.get("job-originating-host-name", "")),
         user=str(attrs.get("job-originating-user-name", "")),
+        authenticated=request.user is not None,
     )
 
 
@@ -382,7 +383,7 @@ async def print_job(service: IppService, request: IppRequest) -> IppResponse:
             await folder.discard()
     _log_received(job, checked)
     service.context.dispatcher.wake(job.queue)
-    return job_answer(service, request, job, checked.unsupported, target.path)
+    return job_answer(service, request, job, checked.unsupported)
 
 
 async def validate_job(service: IppService, request: IppRequest) -> IppResponse:
@@ -419,19 +420,19 @@ async def create_job(service: IppService, request: IppRequest) -> IppResponse:
         held=checked.held,
     )
     _log_received(job, checked)
-    return job_answer(service, request, job, checked.unsupported, target.path)
+    return job_answer(service, request, job, checked.unsupported)
 
 
 async def close_job(service: IppService, request: IppRequest) -> IppResponse:
     """PWG 5100.11: close an incoming job without another document."""
-    target, job = service.target_job(request)
+    _, job = service.target_job(request)
     check_owner(request, job)
     if job.state.is_terminal:
         raise OperationError(StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} has ended")
     job = await service.context.spool.close_job(job.id)
     job_event("closed", job, via="ipp", state=job.state.keyword)
     service.context.dispatcher.wake(job.queue)
-    return job_answer(service, request, job, path=target.path)
+    return job_answer(service, request, job)
 
 
 # --------------------------------------------------------------------------
@@ -491,7 +492,7 @@ async def cancel_jobs(service: IppService, request: IppRequest) -> IppResponse:
                 raise OperationError(
                     StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {value.value!r} not found", [ids]
                 )
-            if mine and job.user != request.identity:
+            if mine and not request.owns(job):
                 raise OperationError(
                     StatusCode.CLIENT_ERROR_NOT_AUTHORIZED, f"job {job.id} is not yours", [ids]
                 )
@@ -501,11 +502,7 @@ async def cancel_jobs(service: IppService, request: IppRequest) -> IppResponse:
                 )
             jobs.append(job)
     else:
-        jobs = [
-            j
-            for j in spool.active_jobs(target.queue.name)
-            if not mine or j.user == request.identity
-        ]
+        jobs = [j for j in spool.active_jobs(target.queue.name) if not mine or request.owns(j)]
     await cancel_each(service, request, jobs)
     return respond(request)
 
@@ -534,10 +531,10 @@ async def cancel_current_job(service: IppService, request: IppRequest) -> IppRes
 
 async def get_job_attributes(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 8011 section 4.3.4."""
-    target, job = service.target_job(request)
+    _, job = service.target_job(request)
     wanted = visible(request, job, expand_requested(requested_attributes(request), ["all"]))
     response = respond(request)
-    response.message.groups.append(render_job(service, request, job, wanted, target.path))
+    response.message.groups.append(render_job(service, request, job, wanted))
     return response
 
 
@@ -576,12 +573,12 @@ async def get_jobs(service: IppService, request: IppRequest) -> IppResponse:
         ids = {v.value for v in ids_attribute.values if v.tag == ValueTag.INTEGER}
         if asked is None:
             which = "all"
+    spool = service.context.spool
+    queues = service.listed_queues(request, target)
     jobs = [
         j
-        for j in service.context.spool.jobs(target.queue.name)
-        if _which(j, which)
-        and (not my_jobs or j.user == request.identity)
-        and (ids is None or j.id in ids)
+        for j in sorted((j for q in queues for j in spool.jobs(q.name)), key=lambda j: j.id)
+        if _which(j, which) and (not my_jobs or request.owns(j)) and (ids is None or j.id in ids)
     ]
     active = [j for j in jobs if not j.state.is_terminal]
     ended = sorted(
@@ -594,10 +591,10 @@ async def get_jobs(service: IppService, request: IppRequest) -> IppResponse:
         selected = selected[:limit]
     wanted = expand_requested(requested_attributes(request), ["job-id", "job-uri"])
     response = respond(request)
-    pending = service.context.spool.pending_ids(target.queue.name)
+    pending = {q.name: spool.pending_ids(q.name) for q in queues}
     for job in selected:
         shown = visible(request, job, wanted)
-        response.message.groups.append(render_job(service, request, job, shown, None, pending))
+        response.message.groups.append(render_job(service, request, job, shown, pending[job.queue]))
     return response
 
 

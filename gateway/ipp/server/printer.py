@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from gateway.core.job import JobState
-from gateway.core.queues import Queue
+from gateway.core.polling import is_local
+from gateway.core.queues import Queue, QueueState
 from gateway.ipp.attributes import Group
 from gateway.ipp.operations import Operation
 from gateway.ipp.status import StatusCode
@@ -24,11 +27,11 @@ from gateway.ipp.tags import DelimiterTag, ValueTag
 from .job import cancel_each, release_held
 from .job_attributes import date_time
 from .printer_attributes import (
+    LIVE_NAMES,
     Listener,
     encode_attribute,
     printer_alerts,
     uri_attributes,
-    wanted_printer_attributes,
 )
 from .request import (
     NAME_TAGS,
@@ -49,57 +52,171 @@ from .request import (
 log = logging.getLogger("gateway.ipp")
 
 
+#: A listing keeps an answer for the next one only up to this size, so that one
+#: CUPS-Get-Printers with ``all`` over 2,000 queues does not leave megabytes behind.
+LISTING_KEEP = 1024
+
+
 def printer_bytes(
-    service: IppService, request: IppRequest, queue: Queue, path: str, requested: list[str]
+    service: IppService,
+    request: IppRequest,
+    queue: Queue,
+    path: str,
+    requested: Sequence[str],
+    *,
+    listing: bool = False,
+    now: float | None = None,
 ) -> bytes:
     """The encoded printer attributes of `queue` that `requested` asks for: cached
-    static ones plus the live ones (state, URIs with the host the client used)."""
+    static ones plus the live ones asked for (state, URIs with the host the client
+    used). `listing`: one of many queues in a CUPS-Get-Printers answer, at `now`."""
     description = service.descriptions[queue.name]
-    static = description.static()
-    now = time.time()
+    shared = description.shared()
+    if now is None:
+        now = time.time()
     state = queue.state()
-    state_key = (state.ipp_state, state.reasons, state.message, queue.is_accepting)
-    description.note_state(state_key, now)
-    policy = service.policy(queue)
-    queued = service.context.spool.active_count(queue.name)
+    accepting = queue.is_accepting
+    description.note_state((state, accepting), now)
+    asked = tuple(requested)
+    wanted, timed = shared.select(asked)
     # Everything the answer depends on; times are whole seconds, so within one
-    # second a poller (CUPS, a print dialog) gets the bytes encoded the first time.
-    key: tuple[object, ...] = (tuple(requested), path, request.host, request.scheme)
-    key += (request.port, policy, state_key, queued, id(static))
+    # second a poller (CUPS, a print dialog) gets the bytes encoded the first time,
+    # and an answer without a clock in it until the state changes.
+    key = (
+        asked,
+        path,
+        request.host,
+        request.scheme,
+        request.port,
+        service.policy(queue),
+        state,
+        accepting,
+        description.state_changed,
+        service.context.spool.active_count(queue.name),
+        queue.status_checked,
+    )
     second = int(now)
-    cached = description.answer(key, second)
+    cached = description.last_answer(key, second)
     if cached is not None:
         return cached
-    live = Group(DelimiterTag.PRINTER_ATTRIBUTES)
-    used = Listener(request.scheme, request.port)
-    for attribute in uri_attributes(
-        service.listeners, request.host, path, used, basic_auth=policy != "none"
-    ):
-        live.append(attribute)
-    more_info = service.base(request).replace("ipps://", "https://").replace("ipp://", "http://")
-    live.add_uri("printer-more-info", f"{more_info}/printers/{queue.name}")  # status page
-    live.add_enum("printer-state", state.ipp_state)
-    live.add_keyword("printer-state-reasons", *state.reasons)
-    live.add_text("printer-state-message", state.message[:1023])
-    live.add_boolean("printer-is-accepting-jobs", queue.is_accepting)
-    live.add_integer("queued-job-count", queued)
-    live.add_integer("printer-up-time", second)
-    live.add_datetime("printer-current-time", date_time(second))
-    live.add_integer("printer-state-change-time", int(description.state_changed))
-    live.add_datetime("printer-state-change-date-time", date_time(description.state_changed))
-    for attribute in printer_alerts(state.reasons, state.message):
-        live.append(attribute)
-    live_by_name = {a.name: a for a in live}
-    names = [*static, *live_by_name]
-    raw = bytearray()
-    for name in wanted_printer_attributes(requested, names):
-        if name in live_by_name:
-            raw += encode_attribute(live_by_name[name])
-        else:
-            raw += static[name]
-    answer = bytes(raw)
-    description.keep_answer(key, second, answer)
-    return answer
+    kept_for = second if timed else None
+    cached = description.answer(key, kept_for)
+    keep = True
+    if cached is None:
+        live: dict[str, bytes] | None = None
+        raw = bytearray()
+        for name in wanted:
+            piece = description.own(name) or shared.encoded.get(name)
+            if piece is None:
+                if live is None:
+                    live = _live_attributes(service, request, queue, path, wanted, state, second)
+                piece = live[name]
+            raw += piece
+        cached = bytes(raw)
+        keep = not listing or len(cached) <= LISTING_KEEP
+        if keep:
+            description.keep_answer(key, kept_for, cached)
+    if keep:
+        description.keep_last(key, kept_for, cached)
+    return cached
+
+
+def state_message(queue: Queue, state: QueueState) -> str:
+    """printer-state-message: the queue's message and, for a printer asked over the
+    network, when it last answered (idle printers are asked every few minutes,
+    see gateway/core/polling.py), so the state shown says how old it is."""
+    checked = queue.status_checked
+    if checked is None or is_local(queue):
+        return state.message
+    as_of = "state as of " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(checked))
+    return f"{state.message} ({as_of})" if state.message else as_of
+
+
+def _live_attributes(
+    service: IppService,
+    request: IppRequest,
+    queue: Queue,
+    path: str,
+    wanted: tuple[str, ...],
+    state: QueueState,
+    second: int,
+) -> dict[str, bytes]:
+    """The encoded live attributes among `wanted` (`LIVE_NAMES`) at `second`."""
+    live: dict[str, bytes] = {}
+    if not URI_NAMES.isdisjoint(wanted):
+        used = Listener(request.scheme, request.port)
+        policy = service.policy(queue)
+        for attribute in uri_attributes(
+            service.listeners, request.host, path, used, basic_auth=policy != "none"
+        ):
+            live[attribute.name] = encode_attribute(attribute)
+    if "printer-more-info" in wanted:
+        base = service.base(request)
+        more_info = base.replace("ipps://", "https://").replace("ipp://", "http://")
+        live["printer-more-info"] = _encoded(
+            "printer-more-info", Group.add_uri, f"{more_info}/printers/{queue.name}"
+        )  # the status page
+    for name in wanted:
+        if name in live or name not in LIVE_VALUES:
+            continue
+        add, value = LIVE_VALUES[name]
+        values = value(service, queue, state, second)
+        live[name] = _encoded(name, add, *values)
+    if not ALERT_NAMES.isdisjoint(wanted):
+        for attribute in printer_alerts(state.reasons, state.message):
+            live[attribute.name] = encode_attribute(attribute)
+    return live
+
+
+#: The live attributes made of a few values: how to add them and their values.
+LIVE_VALUES: dict[
+    str,
+    tuple[Callable[..., Group], Callable[[IppService, Queue, QueueState, int], tuple[Any, ...]]],
+] = {
+    "printer-state": (Group.add_enum, lambda _s, _q, st, _t: (st.ipp_state,)),
+    "printer-state-reasons": (Group.add_keyword, lambda _s, _q, st, _t: st.reasons),
+    "printer-state-message": (
+        Group.add_text,
+        lambda _s, q, st, _t: (state_message(q, st)[:1023],),
+    ),
+    "printer-is-accepting-jobs": (Group.add_boolean, lambda _s, q, _st, _t: (q.is_accepting,)),
+    "queued-job-count": (
+        Group.add_integer,
+        lambda s, q, _st, _t: (s.context.spool.active_count(q.name),),
+    ),
+    "printer-up-time": (Group.add_integer, lambda _s, _q, _st, t: (t,)),
+    "printer-current-time": (Group.add_datetime, lambda _s, _q, _st, t: (date_time(t),)),
+    "printer-state-change-time": (
+        Group.add_integer,
+        lambda s, q, _st, _t: (int(s.descriptions[q.name].state_changed),),
+    ),
+    "printer-state-change-date-time": (
+        Group.add_datetime,
+        lambda s, q, _st, _t: (date_time(s.descriptions[q.name].state_changed),),
+    ),
+}
+
+#: Encoded live attributes by name and values: a fleet's listing encodes
+#: ``printer-state 3`` once, not once per queue (cleared when full).
+_ENCODED: dict[tuple[str, tuple[Any, ...]], bytes] = {}
+ENCODED_KEPT = 4096
+
+
+def _encoded(name: str, add: Callable[..., Group], *values: Any) -> bytes:
+    key = (name, values)
+    piece = _ENCODED.get(key)
+    if piece is None:
+        group = Group(DelimiterTag.PRINTER_ATTRIBUTES)
+        add(group, name, *values)
+        piece = encode_attribute(group.attributes[0])
+        if len(_ENCODED) >= ENCODED_KEPT:
+            _ENCODED.clear()
+        _ENCODED[key] = piece
+    return piece
+
+
+URI_NAMES = frozenset(LIVE_NAMES[:3])
+ALERT_NAMES = frozenset({"printer-alert", "printer-alert-description"})
 
 
 async def get_printer_attributes(service: IppService, request: IppRequest) -> IppResponse:
@@ -129,10 +246,14 @@ async def cups_get_printers(service: IppService, request: IppRequest) -> IppResp
         if limit is not None:
             chosen = chosen[:limit]
     response = respond(request)
-    requested = requested_attributes(request)
+    requested = tuple(requested_attributes(request))
+    now = time.time()
+    groups = response.printer_groups
     for queue in chosen:
         path = printer_path(queue, queues.default)
-        response.printer_groups.append(printer_bytes(service, request, queue, path, requested))
+        groups.append(
+            printer_bytes(service, request, queue, path, requested, listing=True, now=now)
+        )
     return response
 
 

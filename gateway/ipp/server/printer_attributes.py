@@ -3,10 +3,17 @@
 Why: Get-Printer-Attributes is the most frequent request (every client polls
 it) and most of the answer never changes while the gateway runs: the
 capabilities, the operations, the charsets. `PrinterDescription` encodes
-those attributes once per queue (again only when the backend's capabilities
+those attributes on first use (again only when the backend's capabilities
 change) and keeps the bytes of each attribute, so an answer is the cached
-bytes of the wanted attributes plus the few live ones (state, URIs built from
-the Host the client used, counters) encoded per request.
+bytes of the wanted attributes plus the live ones asked for (state, URIs built
+from the Host the client used, counters) encoded per request.
+
+A fleet is cheap: the attributes that name a queue (`QUEUE_NAMES`) are encoded
+per queue, everything else once for every queue whose backend reports the
+same capabilities (`SharedAttributes`), with the selection each
+requested-attributes list makes. A listing of 2,000 queues (CUPS-Get-Printers)
+then costs a few dictionary look-ups and the requested live attributes per
+queue, and a queue nobody asked about has built nothing.
 
 What is advertised: every REQUIRED attribute of RFC 8011 section 5.4 and of
 PWG 5100.12 for IPP/2.0, 2.1 and 2.2 (reference/ipp.md sections 3.5, 4.2,
@@ -21,6 +28,7 @@ whatever it gets.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +40,7 @@ from gateway.core.queues import Queue
 from gateway.ipp.attributes import Attribute, Collection, Group, Value
 from gateway.ipp.encoder import encode_group
 from gateway.ipp.operations import Operation
+from gateway.ipp.syntax import encode_value
 from gateway.ipp.tags import DelimiterTag, ValueTag
 from gateway.ipp.values import RangeOfInteger, Resolution
 
@@ -128,6 +137,14 @@ def _media_col(name: str) -> Collection:
     )
 
 
+def encode_one(tag: int, name: str, value: object) -> bytes:
+    """The wire bytes of a one-valued attribute, as `encode_attribute` gives them,
+    without building the attribute (a listing does this for 2,000 queues)."""
+    data = encode_value(tag, value)
+    raw = name.encode("ascii")
+    return bytes((tag,)) + len(raw).to_bytes(2, "big") + raw + len(data).to_bytes(2, "big") + data
+
+
 def encode_attribute(attribute: Attribute) -> bytes:
     """The wire bytes of one attribute (all its values), without a group tag."""
     out = bytearray()
@@ -136,16 +153,24 @@ def encode_attribute(attribute: Attribute) -> bytes:
 
 
 def spool_seed(spool_dir: Path) -> uuid.UUID:
-    """A random id kept in the spool folder, so printer-uuid survives restarts."""
+    """A random id kept in the spool folder, so printer-uuid survives restarts
+    (read once per folder and process: 2,000 queues do not read it 2,000 times)."""
     path = spool_dir / SPOOL_ID_FILE
+    seed = _SEEDS.get(path)
+    if seed is not None and path.exists():
+        return seed
     try:
-        return uuid.UUID(path.read_text().strip())
+        seed = uuid.UUID(path.read_text().strip())
     except (OSError, ValueError):
         seed = uuid.uuid4()
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(f"{seed}\n")
         tmp.replace(path)
-        return seed
+    _SEEDS[path] = seed
+    return seed
+
+
+_SEEDS: dict[Path, uuid.UUID] = {}
 
 
 def printer_uuid(spool_dir: Path, queue: str) -> uuid.UUID:
@@ -200,8 +225,114 @@ class Listener:
     port: int
 
 
+#: Static attributes that name the queue itself (its configuration), encoded per
+#: queue, in this order at the start of the answer. Every other static attribute
+#: depends only on what the backend reports and is shared by every queue that
+#: reports the same (`SharedAttributes`).
+QUEUE_NAMES = (
+    "printer-name",
+    "printer-info",
+    "printer-location",
+    "printer-make-and-model",
+    "printer-device-id",
+    "printer-uuid",
+)
+
+#: The live attributes (state, URIs, counters, clocks), rendered per request in
+#: this order after the static ones, and only those a request asks for.
+LIVE_NAMES = (
+    "printer-uri-supported",
+    "uri-security-supported",
+    "uri-authentication-supported",
+    "printer-more-info",
+    "printer-state",
+    "printer-state-reasons",
+    "printer-state-message",
+    "printer-is-accepting-jobs",
+    "queued-job-count",
+    "printer-up-time",
+    "printer-current-time",
+    "printer-state-change-time",
+    "printer-state-change-date-time",
+    "printer-alert",
+    "printer-alert-description",
+)
+
+#: The syntax of the configured text attributes of `QUEUE_NAMES`.
+_OWN_TAGS = {
+    "printer-name": ValueTag.NAME,
+    "printer-info": ValueTag.TEXT,
+    "printer-location": ValueTag.TEXT,
+    "printer-make-and-model": ValueTag.TEXT,
+}
+
+#: Live attributes that change every second (an answer with them is kept one second).
+TIMED_NAMES = frozenset({"printer-up-time", "printer-current-time"})
+
+#: requested-attributes lists whose selection each `SharedAttributes` remembers.
+SELECTIONS_KEPT = 64
+
+
+class SharedAttributes:
+    """The encoded static attributes that do not name the queue, shared by every
+    queue whose backend reports the same capabilities (2,000 ``file://`` queues
+    hold one copy), and which attribute names each requested-attributes list
+    selects (the same for all of them)."""
+
+    __slots__ = ("__weakref__", "encoded", "formats", "selections", "template_values")
+
+    def __init__(self, group: Group, formats: tuple[str, ...]) -> None:
+        self.formats = formats
+        self.encoded = {a.name: encode_attribute(a) for a in group}
+        self.template_values = {
+            a.name: {_plain(v.value) for v in a.values}
+            for a in group
+            if a.name.endswith("-supported")
+        }
+        self.selections: dict[tuple[str, ...], tuple[tuple[str, ...], bool]] = {}
+
+    def select(self, requested: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+        """The attribute names `requested` selects, in answer order, and whether
+        one of them changes every second (`TIMED_NAMES`)."""
+        chosen = self.selections.get(requested)
+        if chosen is None:
+            names = wanted_printer_attributes(requested, [*QUEUE_NAMES, *self.encoded, *LIVE_NAMES])
+            chosen = (tuple(names), not TIMED_NAMES.isdisjoint(names))
+            if len(self.selections) < SELECTIONS_KEPT:
+                self.selections[requested] = chosen
+        return chosen
+
+
+#: SharedAttributes by what they are made from, while a queue uses them.
+_SHARED: weakref.WeakValueDictionary[tuple[Any, ...], SharedAttributes] = (
+    weakref.WeakValueDictionary()
+)
+
+
 class PrinterDescription:
-    """The printer attributes of one queue; see the module doc."""
+    """The printer attributes of one queue; see the module doc.
+
+    Nothing is built until first use: the queue's own attributes
+    (`QUEUE_NAMES`) are encoded then, the rest is a `SharedAttributes`.
+    """
+
+    __slots__ = (
+        "_answers",
+        "_answers_second",
+        "_caps",
+        "_last",
+        "_merged",
+        "_own",
+        "_shared",
+        "_steady",
+        "multiple_operation_timeout",
+        "operations",
+        "printer_uuid",
+        "queue",
+        "started",
+        "state_changed",
+        "state_key",
+    )
 
     def __init__(
         self,
@@ -217,67 +348,144 @@ class PrinterDescription:
         self.printer_uuid = printer_uuid
         self.started = started
         self.multiple_operation_timeout = multiple_operation_timeout
-        self._cache_key: tuple[Any, ...] | None = None
         self._caps: Capabilities | None = None
-        self._cache: dict[str, bytes] = {}
-        self._formats: tuple[str, ...] = STATIC_DOCUMENT_FORMATS
-        self._template_values: dict[str, set[Any]] = {}
+        self._shared: SharedAttributes | None = None
+        self._own: dict[str, bytes] = {}
+        self._merged: dict[str, bytes] | None = None
         self.state_key: tuple[Any, ...] | None = None
         self.state_changed = started
-        self._answers: dict[tuple[Any, ...], bytes] = {}
+        self._answers: dict[tuple[Any, ...], bytes] | None = None  # this second's
         self._answers_second = 0
+        self._steady: dict[tuple[Any, ...], bytes] | None = None  # without a clock
+        self._last: tuple[tuple[Any, ...], int | None, bytes] | None = None
 
     # -- capabilities ----------------------------------------------------
 
-    def _refresh(self) -> None:
+    def shared(self) -> SharedAttributes:
+        """The shared static attributes for the backend's capabilities now."""
         caps = self.queue.capabilities()
-        if caps is self._caps:  # backends hand out the same object until it changes
-            return
+        shared = self._shared
+        if caps is self._caps and shared is not None:
+            return shared  # backends hand out the same object until it changes
         self._caps = caps
-        key = (caps.document_formats, repr(sorted(caps.printer_attributes.items())))
-        if key == self._cache_key:
-            return
-        formats = caps.document_formats
-        self._formats = tuple(formats) if formats is not None else STATIC_DOCUMENT_FORMATS
-        group = self._static_group(self._formats, caps.printer_attributes)
-        self._cache = {a.name: encode_attribute(a) for a in group}
-        self._template_values = {
-            a.name: {_plain(v.value) for v in a.values}
-            for a in group
-            if a.name.endswith("-supported")
-        }
-        self._cache_key = key
+        formats = (
+            tuple(caps.document_formats)
+            if caps.document_formats is not None
+            else STATIC_DOCUMENT_FORMATS
+        )
+        reported = caps.printer_attributes
+        key = (
+            formats,
+            repr(sorted(reported.items())),
+            self.operations,
+            self.multiple_operation_timeout,
+            self.started,
+        )
+        found = _SHARED.get(key)
+        if found is None:
+            found = SharedAttributes(self._shared_group(formats, reported), formats)
+            _SHARED[key] = found
+        if found is not shared:
+            self._shared = found
+            self._own = {}
+            self._merged = None
+            self._answers = self._steady = None
+            self._last = None
+        return found
+
+    @property
+    def built(self) -> bool:
+        """Whether anything was built yet (nothing is until the queue is asked about)."""
+        return self._shared is not None
+
+    def own(self, name: str) -> bytes | None:
+        """The encoded attribute `name` if it is one of `QUEUE_NAMES` (encoded on
+        first use, after `shared`), else None."""
+        piece = self._own.get(name)
+        if piece is None and name in QUEUE_NAMES:
+            reported = self._caps.printer_attributes if self._caps is not None else {}
+            text = self._configured_text(name)
+            if text is not None and name not in reported:  # the common case, made cheaply
+                piece = encode_one(_OWN_TAGS[name], name, text)
+            else:
+                piece = encode_attribute(self._queue_attribute(name))
+            self._own[name] = piece
+        return piece
+
+    def _configured_text(self, name: str) -> str | None:
+        """The configured value of a text or name attribute of `QUEUE_NAMES`."""
+        q = self.queue
+        cfg = q.config
+        if name == "printer-name":
+            return q.name[:127]
+        if name == "printer-info":
+            return (cfg.info or f"{q.name} (lpd-ipp-gateway)")[:127]
+        if name == "printer-location":
+            return cfg.location[:127]
+        if name == "printer-make-and-model":
+            return self._make()[:127]
+        return None
+
+    def _make(self) -> str:
+        cfg = self.queue.config
+        return cfg.make_and_model or "lpd-ipp-gateway " + self.queue.backend.uri.split(":", 1)[0]
 
     @property
     def document_formats(self) -> tuple[str, ...]:
         """document-format-supported."""
-        self._refresh()
-        return self._formats
+        return self.shared().formats
 
     def supported_values(self, name: str) -> set[Any]:
         """Plain values of ``name-supported`` (ranges as RangeOfInteger), empty if none."""
-        self._refresh()
-        return self._template_values.get(f"{name}-supported", set())
+        return self.shared().template_values.get(f"{name}-supported", set())
 
     def static(self) -> dict[str, bytes]:
-        """Encoded static attributes by name (cached)."""
-        self._refresh()
-        return self._cache
+        """Encoded static attributes by name, in answer order (cached)."""
+        shared = self.shared()
+        if self._merged is None:
+            own = {name: self.own(name) or b"" for name in QUEUE_NAMES}
+            self._merged = {**own, **shared.encoded}
+        return self._merged
 
-    def _static_group(self, formats: Sequence[str], reported: Mapping[str, Any]) -> Group:
-        q = self.queue
-        cfg = q.config
+    def _queue_attribute(self, name: str) -> Attribute:
+        """One of `QUEUE_NAMES`, from the configuration or as the backend reports it."""
         g = Group(DelimiterTag.PRINTER_ATTRIBUTES)
-        g.add_name("printer-name", q.name[:127])
-        g.add_text("printer-info", (cfg.info or f"{q.name} (lpd-ipp-gateway)")[:127])
-        g.add_text("printer-location", cfg.location[:127])
-        make = cfg.make_and_model or "lpd-ipp-gateway " + q.backend.uri.split(":", 1)[0]
-        g.add_text("printer-make-and-model", make[:127])
-        g.add_text(
-            "printer-device-id",
-            f"MFG:lpd-ipp-gateway;MDL:{_device_id_text(make)};CMD:{_command_set(formats)};",
-        )
-        g.add_uri("printer-uuid", self.printer_uuid.urn)
+        make = self._make()
+        text = self._configured_text(name)
+        if text is not None and name == "printer-name":
+            g.add_name(name, text)
+        elif text is not None:
+            g.add_text(name, text)
+        elif name == "printer-device-id":
+            formats = self.shared().formats
+            g.add_text(
+                name,
+                f"MFG:lpd-ipp-gateway;MDL:{_device_id_text(make)};CMD:{_command_set(formats)};",
+            )
+        else:
+            g.add_uri("printer-uuid", self.printer_uuid.urn)
+        reported = self._caps.printer_attributes if self._caps is not None else {}
+        if name in reported:
+            _apply_reported(g, {name: reported[name]})
+        return g.attributes[0]
+
+    # -- the last answer -------------------------------------------------
+
+    def last_answer(self, key: tuple[Any, ...], second: int) -> bytes | None:
+        """The answer to the last request, if it had the same `key` (and, with a
+        clock in it, came in this same second): the cheapest path of a poller or
+        a listing asked again."""
+        last = self._last
+        if last is not None and last[0] == key and (last[1] is None or last[1] == second):
+            return last[2]
+        return None
+
+    def keep_last(self, key: tuple[Any, ...], second: int | None, raw: bytes) -> None:
+        """Remember this answer for `last_answer`."""
+        self._last = (key, second, raw)
+
+    def _shared_group(self, formats: Sequence[str], reported: Mapping[str, Any]) -> Group:
+        g = Group(DelimiterTag.PRINTER_ATTRIBUTES)
         g.add_text("printer-message-from-operator", "")
         g.add_text("printer-firmware-string-version", __version__)
         g.add_keyword("ipp-versions-supported", *IPP_VERSIONS)
@@ -380,29 +588,36 @@ class PrinterDescription:
         g.add_integer("notify-max-events-supported", NOTIFY_MAX_EVENTS)
         g.add_keyword("notify-pull-method-supported", "ippget")
         g.add_integer("ippget-event-life", IPPGET_EVENT_LIFE)
-        for name, value in reported.items():
-            if isinstance(value, Attribute):  # as the real printer reported it
-                if value.values:
-                    g.set(name, value.tag, *value.values)
-                continue
-            tag = PRINTER_SYNTAX.get(name)
-            if tag is None or value is None:
-                continue
-            g.set(name, tag, *json_to_values(tag, value))
+        _apply_reported(
+            g, {n: v for n, v in reported.items() if n not in QUEUE_NAMES and n not in LIVE_NAMES}
+        )
         return g
 
     # -- the answer ------------------------------------------------------
 
-    def answer(self, key: tuple[Any, ...], second: int) -> bytes | None:
-        """Encoded printer attributes kept by `keep_answer` in this same second."""
+    def answer(self, key: tuple[Any, ...], second: int | None) -> bytes | None:
+        """An answer kept by `keep_answer`: with a clock in it (`second` given) only
+        in that same second, else until the state or the capabilities change (the
+        key holds the state; a change of capabilities drops every answer)."""
+        if second is None:
+            return self._steady.get(key) if self._steady is not None else None
         if second != self._answers_second:
-            self._answers.clear()
+            self._answers = None
             self._answers_second = second
-        return self._answers.get(key)
+        return self._answers.get(key) if self._answers is not None else None
 
-    def keep_answer(self, key: tuple[Any, ...], second: int, raw: bytes) -> None:
-        """Keep an answer for the rest of this second (at most `ANSWERS_KEPT`)."""
-        if second == self._answers_second and len(self._answers) < ANSWERS_KEPT:
+    def keep_answer(self, key: tuple[Any, ...], second: int | None, raw: bytes) -> None:
+        """Keep an answer (at most `ANSWERS_KEPT` of each kind; see `answer`)."""
+        if second is None:
+            if self._steady is None or len(self._steady) >= ANSWERS_KEPT:
+                self._steady = {}  # stale states go with the rest
+            self._steady[key] = raw
+            return
+        if second != self._answers_second:
+            return
+        if self._answers is None:
+            self._answers = {}
+        if len(self._answers) < ANSWERS_KEPT:
             self._answers[key] = raw
 
     def note_state(self, key: tuple[Any, ...], now: float) -> None:
@@ -413,8 +628,22 @@ class PrinterDescription:
             self.state_key = key
 
 
-#: Distinct Get-Printer-Attributes answers kept per queue and second.
+#: Distinct Get-Printer-Attributes answers kept per queue (per second with a clock).
 ANSWERS_KEPT = 64
+
+
+def _apply_reported(g: Group, reported: Mapping[str, Any]) -> None:
+    """Set what the backend reports over the defaults in `g` (in place, or appended)."""
+    for name, value in reported.items():
+        if isinstance(value, Attribute):  # as the real printer reported it
+            if value.values:
+                g.set(name, value.tag, *value.values)
+            continue
+        tag = PRINTER_SYNTAX.get(name)
+        if tag is None or value is None:
+            continue
+        g.set(name, tag, *json_to_values(tag, value))
+
 
 _MARGINS = ("media-bottom-margin", "media-left-margin", "media-right-margin", "media-top-margin")
 

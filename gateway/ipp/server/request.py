@@ -14,7 +14,9 @@ answer. What they all need is here, once:
   (route by the *path* of printer-uri / job-uri, whatever its scheme or host)
   and the URIs of the answer;
 - `respond`, the operation-attribute readers (`string_op`, `bool_op`, `int_op`,
-  `requested_attributes`) and the permission checks (`check_owner`, `check_admin`).
+  `requested_attributes`) and the permission checks (`check_owner`, `check_admin`),
+  which ask the core's one access policy (`gateway.core.policy`) about the
+  request's `IppRequest.requester`.
 
 Rule: a helper the handlers of more than one IPP object use lives here; one that a
 single object's handlers use lives in that object's module (`job`, `printer`, ...).
@@ -22,7 +24,6 @@ single object's handlers use lives in that object's module (`job`, `printer`, ..
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from gateway.core.context import GatewayContext
 from gateway.core.job import Job
+from gateway.core.policy import AccessPolicy, Requester, owns
 from gateway.core.queues import Queue
 from gateway.ipp.attributes import Attribute, Group
 from gateway.ipp.encoder import encode
@@ -40,6 +42,7 @@ from gateway.ipp.operations import Operation
 from gateway.ipp.status import StatusCode
 from gateway.ipp.tags import DelimiterTag, ValueTag
 
+from .auth import needs_user
 from .printer_attributes import Listener, PrinterDescription, printer_uuid
 from .subscription_store import Subscriptions
 
@@ -77,6 +80,7 @@ class IppRequest:
     user: str | None = None  # the HTTP-authenticated user, if any
     auth_on: bool = False  # the gateway authenticates IPP users (ipp.auth)
     operators: frozenset[str] = frozenset()
+    _requester: Requester | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def operation(self) -> Group:
@@ -101,20 +105,31 @@ class IppRequest:
         return self.user or self.requesting_user or "anonymous"
 
     @property
-    def is_operator(self) -> bool:
-        """May see and change every job and administer queues: a listed operator
-        when authentication is on, else any loopback client."""
-        if self.auth_on:
-            return self.user is not None and self.user in self.operators
-        return self.is_local
+    def policy(self) -> AccessPolicy:
+        """The access policy this request is judged by."""
+        return AccessPolicy(authenticates=self.auth_on, operators=self.operators)
 
     @property
-    def is_local(self) -> bool:
-        """True for a loopback peer: the operator (admin operations are allowed)."""
-        try:
-            return ipaddress.ip_address(self.peer.split("%", 1)[0]).is_loopback
-        except ValueError:
-            return False
+    def requester(self) -> Requester:
+        """Who asks, for the core's access rules (made once: Get-Jobs asks per job)."""
+        if self._requester is None:
+            self._requester = self.policy.ipp_requester(
+                user=self.user, claimed=self.requesting_user, peer=self.peer
+            )
+        return self._requester
+
+    @property
+    def is_operator(self) -> bool:
+        """May change every job and administer queues (`gateway.core.policy`)."""
+        return self.requester.operator
+
+    def owns(self, job: Job) -> bool:
+        """Whether `job` is the requester's own (Cancel-My-Jobs, my-jobs)."""
+        return owns(self.requester, job)
+
+    def may_see(self, job: Job) -> bool:
+        """Whether the requester may see `job`'s details, not only its state."""
+        return self.policy.may_see(self.requester, job)
 
 
 @dataclass(slots=True)
@@ -190,6 +205,18 @@ class IppService:
             return self.context.queues.get(job.queue) if job is not None else None
         return self.queue_for_path(path or "/")
 
+    def listed_queues(self, request: IppRequest, target: Target) -> list[Queue]:
+        """The queues whose jobs Get-Jobs lists: the target's; for ``/``, where
+        CUPS's ``lpstat -o`` asks for every printer's jobs, every queue whose
+        policy lets this requester list jobs."""
+        if target.path != "/":
+            return [target.queue]
+        return [
+            q
+            for q in self.context.queues
+            if request.user is not None or not needs_user(self.policy(q), Operation.GET_JOBS)
+        ]
+
     def queue_named(self, name: str) -> Queue:
         """The queue `name` of a job or subscription (the default queue if it is no
         longer configured)."""
@@ -210,6 +237,11 @@ class IppService:
     def printer_uri(self, request: IppRequest, queue: Queue, path: str | None = None) -> str:
         """A printer URI of `queue` on the listener the client used."""
         return self.base(request) + (path or printer_path(queue, self.context.queues.default))
+
+    def queue_uri(self, request: IppRequest, queue: Queue) -> str:
+        """``ipp://HOST:PORT/printers/NAME``: the queue by its own name, also for the
+        default queue (job-printer-uri, from which CUPS's lpstat shows NAME-ID)."""
+        return f"{self.base(request)}/printers/{queue.name}"
 
     # -- routing ---------------------------------------------------------
 
@@ -389,14 +421,10 @@ def attributes_in(request: IppRequest, tag: DelimiterTag) -> list[Attribute]:
 
 
 def check_owner(request: IppRequest, job: Job) -> None:
-    """Only the job's owner or an operator may change a job."""
-    if request.is_operator:
-        return
-    user = request.user or request.requesting_user
-    if user is not None and user != job.user:
-        raise OperationError(
-            StatusCode.CLIENT_ERROR_NOT_AUTHORIZED, f"job {job.id} belongs to {job.user}"
-        )
+    """Only the job's owner or an operator may change a job (`AccessPolicy.refusal`)."""
+    refusal = request.policy.refusal(request.requester, job)
+    if refusal is not None:
+        raise OperationError(StatusCode.CLIENT_ERROR_NOT_AUTHORIZED, refusal)
 
 
 def check_admin(request: IppRequest) -> None:

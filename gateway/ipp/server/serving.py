@@ -1,52 +1,46 @@
-"""The IPP listener: hypercorn serving `IppApp` on the sockets gateway.app bound.
+"""The IPP listener: our accept loop, hypercorn serving `IppApp` on each connection.
 
 Why: hypercorn already speaks HTTP/1.1 (chunked and Content-Length bodies,
 ``Expect: 100-continue``), HTTP/2 (h2c with prior knowledge on the plain
-listener, ALPN ``h2`` on TLS) and TLS on trio. This module sets it up and
-runs it with its public API, ``hypercorn.trio.serve``.
+listener, ALPN ``h2`` on TLS) and TLS on trio. It accepts without any cap, so
+the gateway accepts itself (`connections.serve_listener`: connection caps in
+total and per address, back-off when descriptors run out) and hands each
+connection it keeps to hypercorn's per-connection server
+(`hypercorn_hooks.connection_server`, the private part, isolated and tested).
 
 gateway.app binds every listening socket itself, before it gives up root, so
 that a port of 0 is known (and logged) before any traffic and so that sockets
-passed by systemd (socket activation) are used as they are. hypercorn adopts
-an open socket through an ``fd://N`` bind: each socket is handed over as a
-duplicate of its file descriptor (`os.dup`), which hypercorn owns and closes
-when it stops, while gateway.app keeps and closes its own. hypercorn calls
-``listen()`` again on what it adopts, with ``Config.backlog``, so the caller
-passes its backlog. Plain sockets serve ``ipp://``, TLS ones ``ipps://``.
+passed by systemd (socket activation) are used as they are. This module
+accepts on a duplicate of each (`socket.dup`), which it closes when it stops,
+while gateway.app keeps and closes its own; it listens again with the
+caller's backlog. Plain sockets serve ``ipp://``, TLS ones ``ipps://``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-import os
+import math
 import socket
 import ssl
-from typing import Any, cast
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
+from gateway import netlimits
 from gateway.core.context import GatewayContext
 
 from .asgi import HostAllowList, IppApp
+from .connections import ConnectionTable, Listening, adopt, serve_listener
 from .handlers import HANDLERS
-from .hypercorn_hooks import raise_receive_size
+from .hypercorn_hooks import connection_server, raise_receive_size
 from .printer_attributes import Listener
 from .request import IppService
-from .tls import certificate_for
+from .tls import HandshakeRefusals, certificate_for
 
-
-class _NoBanner(logging.Filter):
-    """Drop hypercorn's "Running on ..." lines: gateway.app logs the bound addresses."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Running on ")
-
-
+log = logging.getLogger("gateway.ipp")
 _hypercorn_log = logging.getLogger("gateway.ipp.http")
-_hypercorn_log.addFilter(_NoBanner())
 
 
 def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
@@ -54,7 +48,11 @@ def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
     config = HypercornConfig()
     ipp = context.config.ipp
     config.keep_alive_timeout = ipp.idle_timeout
-    config.read_timeout = int(ipp.idle_timeout)
+    # Reads of a request body are timed by the app (`intake.BodyPace`), which
+    # answers 408; hypercorn's own read deadline is later so that it does not
+    # drop the connection first.
+    config.read_timeout = math.ceil(2 * ipp.idle_timeout)
+    config.ssl_handshake_timeout = ipp.idle_timeout
     config.graceful_timeout = 5.0
     config.include_server_header = False
     config.alpn_protocols = ["h2", "http/1.1"]
@@ -78,11 +76,6 @@ def _port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 
 
-def _adopt(sock: socket.socket) -> str:
-    """An ``fd://`` bind for hypercorn: a duplicate of `sock` that hypercorn owns."""
-    return f"fd://{os.dup(sock.fileno())}"
-
-
 async def serve(
     context: GatewayContext,
     plain: list[socket.socket],
@@ -93,36 +86,55 @@ async def serve(
 ) -> None:
     """Serve IPP on the given bound, listening sockets until cancelled; `backlog`
     is the one they listen with."""
+    ipp = context.config.ipp
     listeners = [Listener("ipp", _port(s)) for s in plain]
     listeners += [Listener("ipps", _port(s)) for s in tls]
     config = await trio.to_thread.run_sync(
         functools.partial(hypercorn_config, context, tls=bool(tls))
     )
     # Name lookups (getfqdn, getaddrinfo) may be slow: not on the event loop.
-    allow = await trio.to_thread.run_sync(
-        HostAllowList, context.hostname, context.config.ipp.allowed_hosts
-    )
+    allow = await trio.to_thread.run_sync(HostAllowList, context.hostname, ipp.allowed_hosts)
     service = IppService(context, listeners, tuple(sorted(HANDLERS)))
+    most = netlimits.connection_budget(ipp.max_open_connections)
+    if most < ipp.max_open_connections:
+        log.info(
+            "ipp: at most %d open connections, half of what the open-file limit leaves "
+            "(raise it to allow ipp.max_open_connections = %d)",
+            most,
+            ipp.max_open_connections,
+        )
+    table = ConnectionTable(most, ipp.max_connections_per_source)
     app = IppApp(
         service,
         allow,
         tls_ports=[_port(s) for s in tls],
-        idle_timeout=context.config.ipp.idle_timeout,
+        idle_timeout=ipp.idle_timeout,
+        connections=table,
     )
     raise_receive_size()
-    config.backlog = backlog
-    # With a certificate, hypercorn serves `bind` with TLS and `insecure_bind`
-    # without; without one, `bind` is plain.
-    if tls:
-        config.bind = [_adopt(s) for s in tls]
-        config.insecure_bind = [_adopt(s) for s in plain]
-    else:
-        config.bind = [_adopt(s) for s in plain]
-    async with trio.open_nursery() as nursery:
-        # IppApp types scopes and messages as mappings, not hypercorn's TypedDicts.
-        asgi_app = cast(Any, app)
-        await nursery.start(functools.partial(hypercorn_serve, asgi_app, config, mode="asgi"))
-        task_status.started()
+    handler = connection_server(app, config)
+    tls_context = await trio.to_thread.run_sync(config.create_ssl_context) if tls else None
+    with contextlib.ExitStack() as stack:
+        listening: list[Listening] = []
+        for sock, secure in [(s, False) for s in plain] + [(s, True) for s in tls]:
+            listening.append(
+                Listening(
+                    adopt(stack, sock, backlog),
+                    "ipps" if secure else "ipp",
+                    table,
+                    handler,
+                    ipp.idle_timeout,
+                    tls_context if secure else None,
+                    context.metrics,
+                    HandshakeRefusals("ipps", ipp.idle_timeout, context.metrics)
+                    if secure
+                    else None,
+                )
+            )
+        async with trio.open_nursery() as nursery:
+            for one in listening:
+                nursery.start_soon(serve_listener, one, nursery)
+            task_status.started()
 
 
 __all__ = ["hypercorn_config", "serve"]

@@ -1,4 +1,4 @@
-"""The certificate of the ``ipps`` listener.
+"""The certificate of the ``ipps`` listener, and its refused handshakes.
 
 Why: RFC 7472 ``ipps://`` is TLS from the first byte, so the TLS listener
 needs a certificate before it can answer anyone. A configured certificate
@@ -7,6 +7,13 @@ gateway makes a self-signed certificate with `cryptography` and keeps it in
 the spool folder (``tls/ipps-cert.pem``, ``tls/ipps-key.pem``), so clients
 that pinned it on first use (CUPS keeps a trust store per host) see the same
 one after a restart.
+
+A handshake the gateway refuses (no client certificate or one not from
+``ipp.client_ca``, plain HTTP sent to the TLS port, an old TLS version, no
+handshake in time) would otherwise vanish without a word: `HandshakeRefusals`
+does each TLS listener's handshakes and says why one failed, in one line per
+client address per minute (the next line says how many were held back), and
+counts every one in ``gateway_tls_handshakes_refused_total``.
 """
 
 from __future__ import annotations
@@ -16,13 +23,21 @@ import ipaddress
 import logging
 import os
 import socket
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import trio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from gateway.throttle import Throttle
+
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway.ipp")
 
@@ -123,3 +138,65 @@ def self_signed(hostname: str) -> tuple[bytes, bytes]:
         serialization.NoEncryption(),
     )
     return cert_pem, key_pem
+
+
+#: OpenSSL's reason for a failed handshake -> what the log line says.
+HANDSHAKE_REASONS = {
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": "no client certificate (ipp.client_ca)",
+    "CERTIFICATE_VERIFY_FAILED": "client certificate not accepted (ipp.client_ca)",
+    "HTTP_REQUEST": "plain HTTP sent to the TLS port",
+    "WRONG_VERSION_NUMBER": "not TLS, or a TLS version below 1.2",
+    "UNSUPPORTED_PROTOCOL": "a TLS version below 1.2",
+    "NO_SHARED_CIPHER": "no cipher in common",
+    "TLSV1_ALERT_UNKNOWN_CA": "the client does not trust the gateway's certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the client does not trust the gateway's certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the client does not trust the gateway's certificate",
+}
+
+
+def refusal_reason(exc: BaseException) -> str | None:
+    """Why a TLS handshake failed, for a person; None when the client just went away."""
+    cause = exc.__cause__ or exc.__context__
+    if not isinstance(cause, ssl.SSLError):
+        return None
+    reason = str(getattr(cause, "reason", None) or "")
+    if isinstance(cause, ssl.SSLCertVerificationError) and cause.verify_message:
+        return f"{HANDSHAKE_REASONS['CERTIFICATE_VERIFY_FAILED']}: {cause.verify_message}"
+    return HANDSHAKE_REASONS.get(reason) or reason.lower().replace("_", " ") or str(cause)
+
+
+@dataclass(slots=True)
+class HandshakeRefusals:
+    """The TLS handshakes of one listener (`label`: ipps, metrics), and the refused ones."""
+
+    label: str
+    timeout: float
+    metrics: Metrics | None = None
+    throttle: Throttle = field(default_factory=Throttle)
+
+    async def handshake(self, stream: trio.SSLStream[Any], client: tuple[str, int]) -> bool:
+        """Do `stream`'s handshake within `timeout`; False if it failed (logged, counted)."""
+        try:
+            with trio.fail_after(self.timeout):
+                await stream.do_handshake()
+        except trio.TooSlowError:
+            reason: str | None = f"no TLS handshake within {self.timeout:g}s"
+        except trio.BrokenResourceError as exc:
+            reason = refusal_reason(exc)
+        else:
+            return True
+        if reason is None:
+            log.debug("%s %s:%d: closed during the TLS handshake", self.label, *client)
+            return False
+        if self.metrics is not None:
+            self.metrics.tls_refused.labels(self.label).inc()
+        held = self.throttle(client[0])
+        if held is not None:
+            log.warning(
+                "%s %s:%d: TLS handshake refused: %s%s",
+                self.label,
+                *client,
+                reason,
+                Throttle.more(held),
+            )
+        return False

@@ -11,9 +11,23 @@ instead of costing a task and a file descriptor each.
 
 A connection carries one daemon command (RFC 1179 section 5). The codec
 (`gateway.lpd.protocol`) frames it; `session.Session` reads the socket with
-an idle timeout; `receive` handles ``\\2`` (jobs into the spool, acks only
+an idle timeout and deadlines (the command line within
+``lpd.command_timeout`` of connecting, a whole ``\\2`` within
+``lpd.job_timeout``); `receive` handles ``\\2`` (jobs into the spool, acks only
 once durable) and `query` handles ``\\3``/``\\4`` (lpq) and ``\\5`` (lprm).
 ``\\1`` (print waiting jobs) is answered ``\\0`` and wakes the dispatcher.
+
+Per source address (`SourceLimits`): at most
+``lpd.max_connections_per_source`` open connections, for every address,
+``lpd.trusted_hosts`` included (a trusted host may still misbehave, and
+then it must not take every slot); new connections per second
+(``lpd.rate_limit``), from which trusted hosts are exempt (a print server
+forwarding a backlog opens one connection per job).
+
+When ``accept`` fails for want of file descriptors or memory (EMFILE,
+ENFILE), the listener pauses and tries again, with one warning line
+(`gateway.netlimits.accept`), instead of trio's traceback ten times a
+second.
 
 Front-ends never talk to backends: this package only reads and writes the
 spool and wakes the dispatcher.
@@ -35,6 +49,7 @@ from typing import Final
 
 import trio
 
+from gateway import netlimits
 from gateway.core.context import GatewayContext
 from gateway.lpd.errors import NAK_FAIL, RemoteProtocolError
 from gateway.lpd.events import (
@@ -76,7 +91,7 @@ class BoundedListener(trio.abc.Listener[trio.SocketStream]):
         await self.slots.acquire()
         self._full_logged = False
         try:
-            return await self.inner.accept()
+            return await netlimits.accept(self.inner, "lpd", log)  # EMFILE: pause, retry
         except BaseException:
             self.slots.release()
             raise
@@ -86,9 +101,10 @@ class BoundedListener(trio.abc.Listener[trio.SocketStream]):
 
 
 class SourceLimits:
-    """Per-address caps: open connections and new connections per second (a token
-    bucket). Addresses in ``lpd.trusted_hosts`` are exempt. A refused connection
-    is logged once a minute per address, not once per connection."""
+    """Per-address caps: open connections (every address) and new connections
+    per second (a token bucket; addresses in ``lpd.trusted_hosts`` are exempt).
+    A refused connection is logged once a minute per address, not once per
+    connection."""
 
     LOG_EVERY = 60.0
 
@@ -104,14 +120,12 @@ class SourceLimits:
 
     def admit(self, peer: str, now: float) -> str | None:
         """None to serve ``peer``, else why not (and the caller closes)."""
-        if in_networks(peer, self.trusted):
-            return None
         if self.open.get(peer, 0) >= self.max_open:
             return (
                 f"{self.max_open} connections already open from this address "
                 "(lpd.max_connections_per_source)"
             )
-        if self.rate > 0:
+        if self.rate > 0 and not in_networks(peer, self.trusted):
             tokens, last = self.buckets.get(peer, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens < 1:
@@ -208,7 +222,9 @@ async def serve_stream(
 async def _dispatch(session: Session) -> None:
     """Read the daemon command and run it."""
     context = session.context
+    session.expect("command line")
     event = await session.next_event()
+    session.expect(None)
     if isinstance(event, ConnectionClosed):
         log.debug("lpd %s: closed without a command", session.label)
         return
@@ -286,6 +302,13 @@ async def serve(
         for s in sockets
     ]
     handler = partial(handle_connection, context, slots, SourceLimits(context))
+    lenient = context.config.lpd.lenient_byte_count
+    if lenient is not None:
+        log.warning(
+            "lpd.lenient_byte_count is deprecated and read as lpd.strict_byte_count = %s; "
+            "files that end with the connection are accepted by default now",
+            str(not lenient).lower(),
+        )
     async with trio.open_nursery() as nursery:
         await nursery.start(trio.serve_listeners, handler, listeners)
         task_status.started()

@@ -19,7 +19,11 @@ Samba/Windows token parsers read.
 Removal follows RFC 1179 / RFC 2569 3.5 with BSD's host scoping: a user may
 remove jobs submitted under that user name from the same client address;
 agent ``root`` may remove any job only from an address listed in
-``lpd.trusted_hosts`` (elsewhere ``root`` is just a user name). With an
+``lpd.trusted_hosts`` (elsewhere ``root`` is just a user name). A job sent
+over ipps with a password is removed by neither (an LPD agent is only a
+claimed name), except by that root with
+``lpd.trusted_hosts_remove_authenticated``; the rule is the core's
+(`gateway.core.policy`), the one IPP's Cancel-Job follows. With an
 empty list the agent's active job is removed (the job being forwarded when
 it is the agent's, else the agent's first waiting job, as LPRng does). The
 list token ``all`` (LPRng ``lprm all``) and agent ``-all`` (BSD) mean every
@@ -31,10 +35,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.core.context import GatewayContext
 from gateway.core.job import Frontend, Job, JobState
+from gateway.core.policy import AccessPolicy
 from gateway.core.queues import Queue
 from gateway.core.spool import JobNotFound, NotPossible
 from gateway.log import job_event
@@ -92,14 +97,19 @@ def ordered_jobs(context: GatewayContext, queue: Queue) -> list[Job]:
 def queue_state(
     context: GatewayContext, queue: Queue, items: Sequence[str], *, long: bool, peer: str
 ) -> bytes:
-    """The ``\\3``/``\\4`` reply: status lines, then the (filtered) jobs."""
+    """The ``\\3``/``\\4`` reply: status lines, then the (filtered) jobs.
+
+    While the spool cannot commit (a full disk, an I/O error: the last commit
+    failed and none has worked since), the queue is shown down with the reason,
+    as IPP shows it in printer-state-message: a job sent now would be refused."""
     state = queue.state()
+    failure = context.spool.commit_failure
     lines = printer_status_lines(
         queue.name,
         printing=state.state == "processing",
-        enabled=state.state != "stopped",
+        enabled=failure is None and state.state != "stopped",
         accepting=queue.is_accepting,
-        message=state.message,
+        message=state.message if failure is None else f"spool cannot commit: {failure}",
     )
     lines += failure_lines(context, queue, items, peer=peer)
     lines += ended_lines(context, queue, items, peer=peer)
@@ -203,14 +213,19 @@ class Agent:
 
     name: str
     peer: str
-    is_root: bool  # agent "root" from a trusted host
+    is_root: bool  # agent "root" from a host in lpd.trusted_hosts
+    policy: AccessPolicy = field(default_factory=AccessPolicy)
+
+    @classmethod
+    def of(cls, context: GatewayContext, name: str, peer: str) -> Agent:
+        policy = AccessPolicy.of(context.config)
+        trusted = peer_is_trusted(context, peer)
+        return cls(name, peer, policy.lpd_agent(name, peer, trusted_host=trusted).operator, policy)
 
     def may_remove(self, job: Job) -> bool:
-        if self.is_root:
-            return True
-        if job.origin.peer != self.peer:
-            return False
-        return self.name in ("-all", job.user)
+        """The core's rule (`AccessPolicy.may_change`) for this agent."""
+        requester = self.policy.lpd_agent(self.name, self.peer, trusted_host=self.is_root)
+        return self.policy.may_change(requester, job)
 
 
 def reply_name(context: GatewayContext, job: Job) -> str:
@@ -225,7 +240,9 @@ def reply_name(context: GatewayContext, job: Job) -> str:
 def select_for_removal(
     jobs: Sequence[Job], agent: Agent, items: Sequence[str]
 ) -> tuple[list[Job], list[Job]]:
-    """(jobs to remove, jobs named but not the agent's to remove)."""
+    """(jobs to remove, jobs named but not the agent's to remove). With an empty
+    list, a job under the agent's name that it may not remove (one sent with a
+    password) is reported as denied when nothing else is removed."""
     everything = agent.name == "-all" or "all" in items
     if everything:
         return [j for j in jobs if agent.may_remove(j)], []
@@ -233,8 +250,9 @@ def select_for_removal(
         active = [j for j in jobs if j.state in ACTIVE_STATES and agent.may_remove(j)]
         if active:
             return active[:1], []
-        mine = [j for j in jobs if agent.may_remove(j) and j.user == agent.name]
-        return mine[:1], []
+        named = [j for j in jobs if j.user == agent.name]
+        mine = [j for j in named if agent.may_remove(j)]
+        return mine[:1], ([] if mine else named[:1])
     entries = {j.id: j for j in jobs}
     named_ids = {
         e.job_id for e in filter_entries([status_entry(j, agent.peer) for j in jobs], items)
@@ -249,8 +267,7 @@ async def remove_jobs(
     context: GatewayContext, queue: Queue, agent_name: str, items: Sequence[str], *, peer: str
 ) -> bytes:
     """Cancel the jobs a ``\\5`` request names; the BSD-style reply text."""
-    is_root = agent_name == "root" and peer_is_trusted(context, peer)
-    agent = Agent(agent_name, peer, is_root)
+    agent = Agent.of(context, agent_name, peer)
     allowed, denied = select_for_removal(ordered_jobs(context, queue), agent, items)
     lines: list[str] = []
     for job in allowed:

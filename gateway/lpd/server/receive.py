@@ -3,7 +3,11 @@
 Why it looks like this
 ----------------------
 LPD acknowledgements are promises. Ack 1 promises room: it is sent only if
-the spool has room for the announced size (`Spool.check_room`). Ack 2 of
+the spool has room for the announced size, and that room is reserved
+(`Spool.reserve`) until the file ends or fails, so jobs arriving together are
+never promised the same space; the job's announced total must be within
+``limits.max_job_size``, and the bytes written are counted against it too
+(a streamed file has no size to check in advance). Ack 2 of
 the file that completes a job promises the job is safe: it is sent only after
 `Spool.submit` fsync'ed its files and committed it. Ack 2 of an earlier file
 says it was received and written; until the job is complete it is not a job,
@@ -23,18 +27,28 @@ File names from the client are match keys only; the spool names files
 itself (``jobs/<uuid>/doc-<n>``).
 
 Files that end with the connection instead of a NUL (reference/lpd.md 3.1
-item 3): a size-0 data file streamed until close (LPRng ``lpr -k``) is
-accepted; a file shorter than announced (Windows without "LPR byte
-counting", CUPS ``mode=stream``) or complete but without its NUL is accepted
-only with ``lpd.lenient_byte_count``, and then an announced size larger than
-the spool's room does not refuse ack 1 (the real size is unknown); the limits
-are enforced while writing instead.
+item 3) are accepted: a size-0 data file streamed until close (LPRng
+``lpr -k``); a data file announced with an impossible size
+(`DataFileHeader.open_ended`: Windows' Standard TCP/IP port without "LPR byte
+counting" announces 125899906843000, the CUPS backend in ``mode=stream``
+reading stdin 999999999999) that ends with the connection; and a file whose
+announced bytes all came, then the connection closed without the NUL (CUPS
+``mode=stream`` with a file). For an open-ended size nothing is reserved at ack 1 (the real
+size is unknown): the limits hold while writing. A file with a real size that
+ends early is a lost connection: it is discarded. With
+``lpd.strict_byte_count`` only size-0 streams may end with the connection.
+What such a client loses if the connection drops mid-file: the job. A reset or
+a timeout discards it (the client, which reads no ack at the end, does not
+know); a clean close cannot be told from the end, and what came is printed.
+
+Deadlines (`Session`): the whole command within ``lpd.job_timeout``; each
+wait for a subcommand (after the ``\\2`` ack, between files, after the last
+job) within ``lpd.command_timeout``, which NULs and aborts do not extend.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -49,6 +63,7 @@ from gateway.core.spool import (
     JobFolder,
     NewDocument,
     NoSpace,
+    Reservation,
     SpoolError,
     StagedFile,
 )
@@ -69,7 +84,7 @@ from gateway.lpd.events import (
     FileEnd,
     FileEndKind,
 )
-from gateway.lpd.server.session import Session, SessionEnded, shown
+from gateway.lpd.server.session import Session, SessionEnded, TimedOut, shown
 
 log = logging.getLogger("gateway.lpd")
 
@@ -105,7 +120,6 @@ class JobAssembly:
     """The files of one job as they arrive."""
 
     folder: JobFolder
-    started: float
     control_name: str | None = None
     control: ControlFile | None = None
     data_files: tuple[str, ...] = ()  # named by the control file's print lines
@@ -150,7 +164,7 @@ class JobReceiver:
         self.session = session
         self.queue = queue
         self.context: GatewayContext = session.context
-        self.lenient = self.context.config.lpd.lenient_byte_count
+        self.strict = self.context.config.lpd.strict_byte_count
         self.legacy_encoding = self.context.config.lpd.legacy_encoding
         self.job_timeout = self.context.config.lpd.job_timeout
         self.assembly: JobAssembly | None = None
@@ -162,11 +176,16 @@ class JobReceiver:
     async def run(self) -> None:
         """Handle subcommands until the client closes. Whatever happens, a
         job that is not complete is discarded."""
+        session = self.session
+        session.limit(self.job_timeout, "receive-job deadline passed (lpd.job_timeout)")
+        session.expect("subcommand")
         try:
             while True:
-                event = await self.session.next_event()
+                event = await session.next_event()
                 if isinstance(event, ControlFileHeader | DataFileHeader):
+                    session.expect(None)
                     await self._file(event)
+                    session.expect("subcommand")
                 elif isinstance(event, AbortJob):
                     await self._discard("aborted by the client (subcommand 1)", level=logging.INFO)
                 elif isinstance(event, EndOfJob):
@@ -175,6 +194,10 @@ class JobReceiver:
                     return
                 else:  # pragma: no cover - the codec emits nothing else here
                     raise SessionEnded(f"unexpected event {event!r}")
+        except TimedOut as exc:
+            if exc.waiting and self.assembly is None and self.jobs:
+                raise SessionEnded(f"closed after its last job: {exc}") from None
+            raise
         finally:
             if self.assembly is not None:
                 missing = self.assembly.missing()
@@ -188,14 +211,11 @@ class JobReceiver:
 
     def _begin(self) -> JobAssembly:
         if self.assembly is None:
-            now = trio.current_time()
-            self.assembly = JobAssembly(self.context.spool.new_folder(), now)
-            self.session.deadline = now + self.job_timeout
+            self.assembly = JobAssembly(self.context.spool.new_folder())
         return self.assembly
 
     async def _discard(self, reason: str, *, level: int = logging.WARNING) -> None:
         assembly, self.assembly = self.assembly, None
-        self.session.deadline = math.inf
         if assembly is None:
             return
         await assembly.folder.discard()
@@ -227,29 +247,29 @@ class JobReceiver:
                 session.conn.refuse(NAK_FAIL, f"more than {MAX_DATA_FILES} data files")
             )
             return
-        # Ack 1 only if the spool has room for the announced size.
+        # Ack 1 only if the spool has room for the announced size, which is
+        # then reserved until the file ends; an open-ended size reserves nothing.
+        open_ended = isinstance(header, DataFileHeader) and header.open_ended and not self.strict
+        size = 0 if open_ended else header.size
         try:
-            self.context.spool.check_room(assembly.size + header.size)
+            room = self.context.spool.reserve(size, job_size=assembly.size + size)
         except NoSpace as exc:
-            if is_control or not self.lenient:
-                log.warning(
-                    "lpd %s: %s refused (no space): %s", session.label, shown(header.name), exc
+            log.warning("lpd %s: %s refused (no space): %s", session.label, shown(header.name), exc)
+            await session.send(session.conn.refuse(NAK_NO_SPACE, str(exc)))
+            return
+        with room:
+            if open_ended:
+                log.info(
+                    "lpd %s: %s announces %d bytes: read until the client closes",
+                    session.label,
+                    shown(header.name),
+                    header.size,
                 )
-                await session.send(session.conn.refuse(NAK_NO_SPACE, str(exc)))
-                return
-            log.info(
-                "lpd %s: %s announces %d bytes (more than the spool's room); "
-                "lenient byte count: reading what arrives",
-                session.label,
-                shown(header.name),
-                header.size,
-            )
-        await session.send(session.conn.accept())
-
-        if isinstance(header, ControlFileHeader):
-            await self._control_file(header, assembly)
-        else:
-            await self._data_file(header, assembly)
+            await session.send(session.conn.accept())
+            if isinstance(header, ControlFileHeader):
+                await self._control_file(header, assembly)
+            else:
+                await self._data_file(header, assembly, room)
 
     async def _control_file(self, header: ControlFileHeader, assembly: JobAssembly) -> None:
         """Read a control file into memory (it is bounded by the codec, and what it
@@ -270,9 +290,11 @@ class JobReceiver:
             return
         await self._after_file(end.kind)
 
-    async def _data_file(self, header: DataFileHeader, assembly: JobAssembly) -> None:
-        """Stream a data file into the job's folder."""
-        async with assembly.folder.document() as writer:
+    async def _data_file(
+        self, header: DataFileHeader, assembly: JobAssembly, room: Reservation
+    ) -> None:
+        """Stream a data file into the job's folder (using up ``room`` as it goes)."""
+        async with assembly.folder.document(reservation=room) as writer:
             head = bytearray()
             try:
                 if 0 < header.size <= BUFFER_SIZE:  # held in memory: nothing to overlap
@@ -336,12 +358,14 @@ class JobReceiver:
                 raise SessionEnded(f"unexpected event {event!r} inside a file")
 
     async def _incomplete(self, header: ControlFileHeader | DataFileHeader, end: FileEnd) -> bool:
-        """Refuse a file that ended short (unless lenient); whether it was refused."""
+        """Refuse a file that ended with the connection where that is not
+        accepted (see the module doc); whether it was refused."""
         if self._acceptable(header, end):
             return False
+        why = "lpd.strict_byte_count is on" if self.strict else "the connection was lost mid-file"
         await self._discard(
             f"{shown(header.name)} ended after {end.received} of {header.size} bytes "
-            f"({end.kind.value}); set lpd.lenient_byte_count to accept such files"
+            f"({end.kind.value}): {why}"
         )
         await self.session.try_send(self.session.conn.refuse(NAK_FAIL, "incomplete file"))
         return True
@@ -351,7 +375,11 @@ class JobReceiver:
             return True
         if end.kind is FileEndKind.STREAMED:
             return isinstance(header, DataFileHeader)  # LPRng lpr -k
-        return self.lenient  # SHORT, UNTERMINATED
+        if self.strict:
+            return False
+        if end.kind is FileEndKind.UNTERMINATED:
+            return True  # every announced byte came (CUPS mode=stream with a file)
+        return isinstance(header, DataFileHeader) and header.open_ended  # Windows, CUPS stdin
 
     def _take_control(self, assembly: JobAssembly, name: str, data: bytes) -> str | None:
         """Parse the control file into the assembly; a reason to refuse it, or None."""
@@ -383,7 +411,6 @@ class JobReceiver:
                 await session.try_send(session.conn.refuse(nak, str(exc)))
                 return
             self.assembly = None
-            session.deadline = math.inf
             self.jobs.append(job)
         ack = session.conn.accept()
         if kind is FileEndKind.NORMAL:

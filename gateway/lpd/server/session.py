@@ -8,6 +8,16 @@ next event" and "send this ack". `Session` joins the two: it reads the
 socket only when the codec asks for more bytes, so framing never depends on
 how the bytes arrived, and it puts a deadline on every read and write.
 
+Deadlines: every read waits at most ``lpd.idle_timeout`` for a byte, and
+never past two deadlines. The *wait* deadline (`Session.expect`) bounds one
+wait for a line: the command line from the moment the client connects, the
+next subcommand line from the last ack (``lpd.command_timeout``). Bytes that
+are not that line (a NUL "keepalive", an abort) do not move it, nor does a
+line sent a byte at a time. The *command* deadline (`Session.limit`) bounds
+the whole command: ``lpd.job_timeout`` from the ``\\2`` line to the close,
+however many files and jobs come. So no client holds a connection slot for
+longer than those settings allow, whatever it sends.
+
 Every way a connection can end early is an exception carrying one log line
 (`SessionEnded` and its subclasses), so the server logs each connection's
 end exactly once and no traceback ever reaches a client or the error log.
@@ -54,9 +64,14 @@ class PeerGone(SessionEnded):
 
 
 class TimedOut(SessionEnded):
-    """No byte within the idle timeout, or the job's deadline passed."""
+    """No byte within the idle timeout, or a deadline passed (``waiting``:
+    the one for a line, see `Session.expect`)."""
 
     level = logging.WARNING
+
+    def __init__(self, reason: str, *, waiting: bool = False) -> None:
+        super().__init__(reason)
+        self.waiting = waiting
 
 
 def shown(text: str, limit: int = 120) -> str:
@@ -108,11 +123,8 @@ def find_queue(context: GatewayContext, name: str) -> Queue | None:
 
 
 class Session:
-    """A client connection driven through the sans-I/O `Connection`.
-
-    ``deadline`` (trio clock) bounds every read on top of the idle timeout;
-    the receive-job handler sets it while a job is being received.
-    """
+    """A client connection driven through the sans-I/O `Connection`, with
+    the deadlines of the module doc (`expect`, `limit`)."""
 
     def __init__(
         self,
@@ -127,7 +139,11 @@ class Session:
         self.peer = peer
         self.port = port
         self.idle_timeout = cfg.idle_timeout
-        self.deadline = math.inf
+        self.command_timeout = cfg.command_timeout
+        self.deadline = math.inf  # of the whole command (trio clock)
+        self._deadline_why = ""
+        self.wait_deadline = math.inf  # of the line being waited for
+        self._waiting_for = ""
         self.conn = Connection(
             max_line_length=cfg.max_line,
             max_control_file_size=cfg.max_control_file,
@@ -140,8 +156,36 @@ class Session:
         host = f"[{self.peer}]" if ":" in self.peer else self.peer
         return f"{host}:{self.port}"
 
+    def limit(self, seconds: float, why: str) -> None:
+        """The whole command must be over ``seconds`` from now; ``why`` says
+        which, in the log line (``receive-job deadline passed (lpd.job_timeout)``)."""
+        self.deadline = trio.current_time() + seconds
+        self._deadline_why = why
+
+    def expect(self, what: str | None) -> None:
+        """Start waiting for ``what`` (a line): it must have come within
+        ``lpd.command_timeout`` of now, whatever else arrives meanwhile.
+        ``None``: the wait is over (a file body follows, bounded otherwise)."""
+        if what is None:
+            self.wait_deadline = math.inf
+        else:
+            self.wait_deadline = trio.current_time() + self.command_timeout
+        self._waiting_for = what or ""
+
     def _timeout(self) -> float:
-        return max(0.0, min(self.idle_timeout, self.deadline - trio.current_time()))
+        until = min(self.deadline, self.wait_deadline) - trio.current_time()
+        return max(0.0, min(self.idle_timeout, until))
+
+    def _timed_out(self) -> TimedOut:
+        now = trio.current_time()
+        if now >= self.deadline:
+            return TimedOut(self._deadline_why)
+        if now >= self.wait_deadline:
+            return TimedOut(
+                f"no {self._waiting_for} within {self.command_timeout:g} s (lpd.command_timeout)",
+                waiting=True,
+            )
+        return TimedOut(f"no data for {self.idle_timeout:g} s (lpd.idle_timeout)")
 
     async def next_event(self) -> Event:
         """The next codec event, reading the socket as needed.
@@ -169,16 +213,16 @@ class Session:
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 raise PeerGone(f"connection lost ({exc.__class__.__name__})") from None
         if scope.cancelled_caught:
-            if trio.current_time() >= self.deadline:
-                raise TimedOut("job deadline passed (lpd.job_timeout)")
-            raise TimedOut(f"no data for {self.idle_timeout:g} s (lpd.idle_timeout)")
+            raise self._timed_out()
         self.conn.receive_data(bytes(data) if isinstance(data, bytearray) else data)
 
     async def send(self, data: bytes) -> None:
-        """Write bytes to the client within the idle timeout."""
+        """Write bytes to the client within the idle timeout (and the command's
+        deadline)."""
         if not data:
             return
-        with trio.move_on_after(self.idle_timeout) as scope:
+        timeout = max(0.0, min(self.idle_timeout, self.deadline - trio.current_time()))
+        with trio.move_on_after(timeout) as scope:
             try:
                 await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -186,6 +230,8 @@ class Session:
                     f"connection lost while replying ({exc.__class__.__name__})"
                 ) from None
         if scope.cancelled_caught:
+            if trio.current_time() >= self.deadline:
+                raise TimedOut(self._deadline_why)
             raise TimedOut("client does not read the reply (lpd.idle_timeout)")
 
     async def try_send(self, data: bytes) -> bool:

@@ -74,7 +74,7 @@ async def test_job_over_memory_streams(context: GatewayContext) -> None:
 async def test_idle_timeout_after_command(
     tmp_path: Path, spool: Spool, autojump_clock: trio.testing.MockClock
 ) -> None:
-    context = make_context(tmp_path, spool, idle_timeout="60s")
+    context = make_context(tmp_path, spool, idle_timeout="60s", command_timeout="10m")
     client, server = trio.testing.memory_stream_pair()
     with LogWatch() as logs:
         async with trio.open_nursery() as nursery:
