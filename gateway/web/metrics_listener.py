@@ -21,10 +21,9 @@ from typing import Any
 import trio
 
 from gateway.core.context import GatewayContext
-from gateway.ipp.server.connections import ConnectionTable, Listening, serve_listener
+from gateway.ipp.server.connections import ConnectionTable, listening, serve_listeners
 from gateway.ipp.server.hypercorn_hooks import connection_server
 from gateway.ipp.server.serving import hypercorn_config
-from gateway.ipp.server.tls import HandshakeRefusals
 from gateway.metrics import CONTENT_TYPE
 from gateway.web.status import TEXT, respond
 
@@ -73,30 +72,21 @@ async def serve(
     tls_context = await trio.to_thread.run_sync(config.create_ssl_context) if tls else None
     table = ConnectionTable(MAX_CONNECTIONS, MAX_PER_SOURCE)
     with contextlib.ExitStack() as stack:
-        listening = []
-        for sock in sockets:
-            own = stack.enter_context(sock.dup())
-            own.listen(backlog)
-            own.setblocking(False)
-            listener = trio.SocketListener(trio.socket.from_stdlib_socket(own))
-            listening.append(
-                Listening(
-                    listener,
-                    LABEL,
-                    table,
-                    handler,
-                    context.config.ipp.idle_timeout,
-                    tls_context,
-                    context.metrics,
-                    HandshakeRefusals(LABEL, context.config.ipp.idle_timeout, context.metrics)
-                    if tls
-                    else None,
-                )
+        listenings = [
+            listening(
+                stack,
+                sock,
+                backlog,
+                label=LABEL,
+                table=table,
+                handler=handler,
+                idle_timeout=context.config.ipp.idle_timeout,
+                tls=tls_context,
+                metrics=context.metrics,
             )
-        async with trio.open_nursery() as nursery:
-            for one in listening:
-                nursery.start_soon(serve_listener, one, nursery)
-            task_status.started()
+            for sock in sockets
+        ]
+        await serve_listeners(listenings, task_status=task_status)
 
 
 __all__ = ["MetricsApp", "serve"]

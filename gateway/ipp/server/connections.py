@@ -277,6 +277,42 @@ def adopt(stack: contextlib.ExitStack, sock: socket.socket, backlog: int) -> tri
     return trio.SocketListener(trio.socket.from_stdlib_socket(own))
 
 
+def listening(
+    stack: contextlib.ExitStack,
+    sock: socket.socket,
+    backlog: int,
+    *,
+    label: str,
+    table: ConnectionTable,
+    handler: ConnectionHandler,
+    idle_timeout: float,
+    tls: ssl.SSLContext | None,
+    metrics: Metrics | None,
+) -> Listening:
+    """The accept loop's view of the bound socket `sock` (see `adopt`); with `tls`,
+    its TLS handshakes are done (and refusals logged) by `HandshakeRefusals`."""
+    return Listening(
+        adopt(stack, sock, backlog),
+        label,
+        table,
+        handler,
+        idle_timeout,
+        tls,
+        metrics,
+        HandshakeRefusals(label, idle_timeout, metrics) if tls is not None else None,
+    )
+
+
+async def serve_listeners(
+    listenings: list[Listening], *, task_status: trio.TaskStatus[None]
+) -> None:
+    """Accept on every one of `listenings` until cancelled; started once all are."""
+    async with trio.open_nursery() as nursery:
+        for one in listenings:
+            nursery.start_soon(serve_listener, one, nursery)
+        task_status.started()
+
+
 async def serve_listener(listening: Listening, nursery: trio.Nursery) -> None:
     """Accept connections until cancelled, each served in `nursery`."""
     table = listening.table

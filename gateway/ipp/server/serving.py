@@ -32,12 +32,12 @@ from gateway import netlimits
 from gateway.core.context import GatewayContext
 
 from .asgi import HostAllowList, IppApp
-from .connections import ConnectionTable, Listening, adopt, serve_listener
+from .connections import ConnectionTable, listening, serve_listeners
 from .handlers import HANDLERS
 from .hypercorn_hooks import connection_server, raise_receive_size
 from .printer_attributes import Listener
 from .request import IppService
-from .tls import HandshakeRefusals, certificate_for
+from .tls import certificate_for
 
 log = logging.getLogger("gateway.ipp")
 _hypercorn_log = logging.getLogger("gateway.ipp.http")
@@ -115,26 +115,21 @@ async def serve(
     handler = connection_server(app, config)
     tls_context = await trio.to_thread.run_sync(config.create_ssl_context) if tls else None
     with contextlib.ExitStack() as stack:
-        listening: list[Listening] = []
-        for sock, secure in [(s, False) for s in plain] + [(s, True) for s in tls]:
-            listening.append(
-                Listening(
-                    adopt(stack, sock, backlog),
-                    "ipps" if secure else "ipp",
-                    table,
-                    handler,
-                    ipp.idle_timeout,
-                    tls_context if secure else None,
-                    context.metrics,
-                    HandshakeRefusals("ipps", ipp.idle_timeout, context.metrics)
-                    if secure
-                    else None,
-                )
+        listenings = [
+            listening(
+                stack,
+                sock,
+                backlog,
+                label="ipps" if secure else "ipp",
+                table=table,
+                handler=handler,
+                idle_timeout=ipp.idle_timeout,
+                tls=tls_context if secure else None,
+                metrics=context.metrics,
             )
-        async with trio.open_nursery() as nursery:
-            for one in listening:
-                nursery.start_soon(serve_listener, one, nursery)
-            task_status.started()
+            for sock, secure in [(s, False) for s in plain] + [(s, True) for s in tls]
+        ]
+        await serve_listeners(listenings, task_status=task_status)
 
 
 __all__ = ["hypercorn_config", "serve"]

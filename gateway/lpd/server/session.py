@@ -33,6 +33,7 @@ from typing import Final, TypeAlias
 
 import trio
 
+from gateway import netlimits
 from gateway.core.context import GatewayContext
 from gateway.core.queues import Queue
 from gateway.lpd.errors import LocalProtocolError
@@ -81,15 +82,8 @@ def shown(text: str, limit: int = 120) -> str:
     return out + "..." if len(text) > limit else out
 
 
-def normalise_peer(address: str) -> str:
-    """The peer's IP as text; IPv4-mapped IPv6 (``::ffff:10.0.0.7``) as IPv4."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
+normalise_peer = netlimits.source_of
+"""The peer's IP as text; IPv4-mapped IPv6 (``::ffff:10.0.0.7``) as IPv4."""
 
 
 def in_networks(peer: str, networks: Iterable[IPNetwork]) -> bool:
