@@ -20,6 +20,7 @@ from gateway.app import Running
 from gateway.core.job import JobState
 from gateway.ipp import Operation, StatusCode, ValueTag
 from gateway.ipp.server.auth import set_password
+from gateway.lpd.status import parse_status
 from tests.ipp_harness import post, printer_uri, request, running_gateway, tls_context, url
 from tests.lpd_harness import STEP, RawClient, control
 
@@ -184,3 +185,21 @@ async def test_a_claimed_ipp_name_cannot_cancel_a_job_sent_with_a_password(
                 done = await post(alice, url(running, "/printers/lp", tls=True), cancel)
             assert done.status == StatusCode.SUCCESSFUL_OK
             assert state(running, sent) == JobState.CANCELED
+
+
+async def test_lpq_keeps_the_details_of_a_job_sent_with_a_password(tmp_path: Path) -> None:
+    """lpq asks for no password: it shows a job sent over ipps with a password by
+    its number only, as Get-Jobs shows it to those who did not sign in as its owner;
+    a job sent over LPD is listed as before."""
+    with trio.fail_after(60):
+        async with running_gateway(make_config(tmp_path, ipp={"auth": "jobs"})) as running:
+            sent = await print_over_ipps(running, "alice")
+            by_lpd = await print_over_lpd(running, "bob")
+            short = parse_status(await lpd(running, b"\x03lp\n"))
+            shown = {j.job_number: j for j in short.jobs}
+            assert set(shown) == {sent, by_lpd}
+            assert shown[sent].owner == "-"
+            assert shown[by_lpd].owner == "bob"
+            long = await lpd(running, b"\x04lp\n")
+            assert b"alice" not in long and b"plans" not in long
+            assert b"bob" in long

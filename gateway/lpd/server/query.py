@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from gateway.core.context import GatewayContext
 from gateway.core.job import Frontend, Job, JobState
-from gateway.core.policy import AccessPolicy
+from gateway.core.policy import AccessPolicy, authenticates_users
 from gateway.core.queues import Queue
 from gateway.core.spool import JobNotFound, NotPossible
 from gateway.log import job_event
@@ -67,13 +67,30 @@ def client_number(job: Job, peer: str) -> int | None:
     return None
 
 
-def status_entry(job: Job, peer: str) -> StatusEntry:
-    """How lpq shows one job."""
+HIDDEN = "-"
+"""What lpq shows for the owner and file names of a job it keeps private."""
+
+
+def private(context: GatewayContext, job: Job) -> bool:
+    """Whether lpq hides `job`'s owner and file names: it was sent with a password
+    while the gateway authenticates IPP users. lpq asks for no password, and Get-Jobs
+    hides the same details from those who did not sign in as its owner."""
+    return job.origin.authenticated and authenticates_users(context.config)
+
+
+def owner_shown(context: GatewayContext, job: Job) -> str:
+    return HIDDEN if private(context, job) else job.user
+
+
+def status_entry(job: Job, peer: str, *, hidden: bool = False) -> StatusEntry:
+    """How lpq shows one job (`hidden`: without its owner and file names)."""
     files = tuple(doc.name or job.name for doc in job.documents) or (job.name,)
+    if hidden:
+        files = (HIDDEN,) * len(files)
     copies = job.attributes.get("copies", 1)
     number = client_number(job, peer)
     return StatusEntry(
-        owner=job.user,
+        owner=HIDDEN if hidden else job.user,
         job_id=job.id,
         files=files,
         size=job.size,
@@ -113,7 +130,10 @@ def queue_state(
     )
     lines += failure_lines(context, queue, items, peer=peer)
     lines += ended_lines(context, queue, items, peer=peer)
-    entries = [status_entry(job, peer) for job in ordered_jobs(context, queue)]
+    entries = [
+        status_entry(job, peer, hidden=private(context, job))
+        for job in ordered_jobs(context, queue)
+    ]
     return render_status(lines, entries, long=long, items=items)
 
 
@@ -165,7 +185,8 @@ def failure_lines(
         most=RECENT_FAILURES_SHOWN,
     )
     return [
-        f"Warning: job {job.id} ({job.user}) aborted: {job.state_message or 'see the log'}"
+        f"Warning: job {job.id} ({owner_shown(context, job)}) aborted: "
+        f"{job.state_message or 'see the log'}"
         for job in failed
     ]
 
@@ -193,7 +214,7 @@ def ended_lines(
         seconds=RECENT_ENDED_SECONDS,
         most=RECENT_ENDED_SHOWN,
     )
-    return [f"job {job.id} ({job.user}) {words[job.state]}" for job in ended]
+    return [f"job {job.id} ({owner_shown(context, job)}) {words[job.state]}" for job in ended]
 
 
 def unknown_queue_text(context: GatewayContext, name: str) -> bytes:
