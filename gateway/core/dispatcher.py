@@ -44,6 +44,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import trio
 
@@ -85,6 +86,18 @@ CANCEL_BACKLOG = 256
 #: Seconds before trying again when the spool could not record a step.
 SPOOL_RETRY = 5.0
 JANITOR_INTERVAL = 10.0
+
+
+def shown_backend(uri: str) -> str:
+    """A backend as any IPP or LPD client may see it: no folder of this machine, no
+    credentials, no options (the log line has the whole URI)."""
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return "the output folder"
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{shown}{port}{parts.path}"
 
 
 HANDOFF_WAIT = 2.0
@@ -298,7 +311,7 @@ class Dispatcher:
             (JobState.PENDING,),
             JobState.PROCESSING,
             reasons=("job-printing",),
-            message=f"sending to {queue.backend.uri}",
+            message=f"sending to {shown_backend(queue.backend.uri)}",
             attempts=job.attempts + 1,
         )
         if moved is None:  # canceled or held just now

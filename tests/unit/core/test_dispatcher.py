@@ -416,3 +416,13 @@ async def test_settled_waits_until_the_backend_has_the_job(spool: Spool) -> None
             done = await dispatcher.settled(processing, 5)
         assert done is not None and done.state == JobState.COMPLETED
         nursery.cancel_scope.cancel()
+
+
+def test_a_backend_is_shown_to_clients_without_folder_credentials_or_options() -> None:
+    from gateway.core.dispatcher import shown_backend
+
+    assert shown_backend("file:///srv/print/out") == "the output folder"
+    assert shown_backend("ipp://joe:secret@printer.example:8631/ipp/print?tls_verify=none") == (
+        "ipp://printer.example:8631/ipp/print"
+    )
+    assert shown_backend("lpd://[2001:db8::7]/raw?reserve=rfc1179") == "lpd://[2001:db8::7]/raw"
