@@ -96,8 +96,25 @@ async def lpd_ingest(s: Settings, work: Path, out: list[Figure]) -> None:
             (bsd, bsd.port),
             (cupslpd, cupslpd.port),
         ]
+        dead: dict[str, str] = {}
+
+        async def batch(system: Any, port: int, clients: int, jobs: int) -> Any:
+            """One batch; None when cupsd behind cups-lpd has died (it has exited
+            with SIGSEGV on cups-lpd's Send-Document here): its cells are left out."""
+            if system.name in dead:
+                return None
+            try:
+                return await _lpd_batch(system, port, clients, jobs)
+            except Exception:
+                daemon = cups.process
+                if system is not cupslpd or daemon is None or daemon.poll() is None:
+                    raise
+                dead[system.name] = f"cupsd exited ({daemon.returncode})"
+                say(f"LPD: {dead[system.name]} behind cups-lpd; its cells are missing")
+                return None
+
         for system, port in systems:  # warm-up: one job each
-            await _lpd_batch(system, port, 1, 1)
+            await batch(system, port, 1, 1)
         for clients in (1, 8):
             fig = Figure(
                 "1 LPD ingest",
@@ -110,12 +127,16 @@ async def lpd_ingest(s: Settings, work: Path, out: list[Figure]) -> None:
             lat = Figure("1 LPD ingest", f"latency p50, {clients} clients", "ms", False)
             for run in range(s.runs):
                 for system, port in systems:
-                    result = await _lpd_batch(system, port, clients, s.ingest_jobs)
+                    result = await batch(system, port, clients, s.ingest_jobs)
+                    if result is None:
+                        continue
                     say(f"LPD {system.name} c={clients} #{run + 1}: {result.rate:.1f} jobs/s")
                     samples = fig.gateway if system is gw else fig.peer(system.name)
                     samples.append(result.rate)
                     p50 = statistics.median(result.latencies) * 1000
                     (lat.gateway if system is gw else lat.peer(system.name)).append(p50)
+            for name, why in dead.items():
+                fig.note += f"{name}: {why}; its cells are missing. "
             out += [fig, lat]
 
 
@@ -435,11 +456,12 @@ async def printer_attributes(s: Settings, work: Path, out: list[Figure]) -> None
                             "Get-Printer-Attributes",
                         )
                     except Exception:
-                        if not isinstance(system, peers.Eve) or system.process.poll() is None:
+                        if not isinstance(system, peers.Eve):
                             raise
-                        # it has crashed (SIGSEGV) under load here: keep the other figures
+                        # it has crashed (SIGSEGV) or closed every connection under
+                        # load here: keep the other figures
                         dead[system.name] = f"{conns} connections, run {run + 1}"
-                        say(f"GPA: ippeveprinter died ({system.process.returncode})")
+                        say(f"GPA: ippeveprinter stopped answering ({system.process.poll()})")
                         continue
                     say(f"GPA {system.name} c={conns} run {run + 1}: {result.rate:.0f} req/s")
                     (fig.gateway if system is gw else fig.peer(system.name)).append(result.rate)
@@ -449,7 +471,7 @@ async def printer_attributes(s: Settings, work: Path, out: list[Figure]) -> None
                 )
             figs.append(fig)
         for name, when in dead.items():
-            figs[-1].note += f"{name} crashed at {when}; its later cells are missing. "
+            figs[-1].note += f"{name} stopped answering at {when}; its later cells are missing. "
         out += figs
 
 
