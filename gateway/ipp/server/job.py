@@ -575,9 +575,15 @@ async def get_jobs(service: IppService, request: IppRequest) -> IppResponse:
             which = "all"
     spool = service.context.spool
     queues = service.listed_queues(request, target)
+    # Each queue's jobs come in id order; only a listing of several needs a sort.
+    listed = (
+        spool.jobs(queues[0].name)
+        if len(queues) == 1
+        else sorted((j for q in queues for j in spool.jobs(q.name)), key=lambda j: j.id)
+    )
     jobs = [
         j
-        for j in sorted((j for q in queues for j in spool.jobs(q.name)), key=lambda j: j.id)
+        for j in listed
         if _which(j, which) and (not my_jobs or request.owns(j)) and (ids is None or j.id in ids)
     ]
     active = [j for j in jobs if not j.state.is_terminal]
