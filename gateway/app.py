@@ -246,7 +246,12 @@ async def _serve(
             polling=PollSettings.of(config.dispatch),
         )
         context = GatewayContext(
-            config, spool, queues, dispatcher, hostname, metrics=Metrics(spool, queues)
+            config,
+            spool,
+            queues,
+            dispatcher,
+            hostname,
+            metrics=Metrics(spool, queues, config.metrics),
         )
         running = Running(
             context,

@@ -13,6 +13,7 @@ misspelt key silently ignored is a setting silently not applied.
 from __future__ import annotations
 
 import codecs
+import fnmatch
 import ipaddress
 import os
 import re
@@ -31,6 +32,8 @@ KNOWN_SCHEMES = ("file", "ipp", "ipps", "lpd")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 AUTH_POLICIES = ("none", "jobs", "all")
 LOG_FORMATS = ("text", "json")
+#: [metrics] per_queue not set: series per queue when there are at most this many.
+PER_QUEUE_AUTO_MAX = 50
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
 
@@ -165,6 +168,12 @@ def check_queue_name(name: str) -> str:
     return name
 
 
+def name_matches(name: str, patterns: Sequence[str]) -> bool:
+    """Whether a queue name matches one of the glob `patterns` (``[dnssd] queues``,
+    ``[metrics] per_queue``; case-sensitive, like queue names)."""
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
 def check_backend_uri(uri: str) -> str:
     """Check the shape of a backend URI; the backend checks its own options later."""
     parts = urlsplit(uri)
@@ -275,6 +284,16 @@ class DnssdConfig:
 @dataclass(frozen=True, slots=True)
 class MetricsConfig:
     listen: tuple[ListenAddress, ...] = ()  # a listener of its own for GET /metrics
+    #: Glob patterns of the queues with series of their own; None (not set): every
+    #: queue when there are at most PER_QUEUE_AUTO_MAX, none otherwise.
+    per_queue: tuple[str, ...] | None = None
+
+    def queue_series(self, names: Sequence[str]) -> set[str]:
+        """Which of the queue `names` get series of their own."""
+        if self.per_queue is None:
+            return set(names) if len(names) <= PER_QUEUE_AUTO_MAX else set()
+        patterns = self.per_queue
+        return {n for n in names if name_matches(n, patterns)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,7 +578,13 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
             "announce_per_second": ("announce_per_second", _positive_number),
         },
     ),
-    "metrics": (MetricsConfig, {"listen": ("listen", _list_of(_listen_item))}),
+    "metrics": (
+        MetricsConfig,
+        {
+            "listen": ("listen", _list_of(_listen_item)),
+            "per_queue": ("per_queue", _list_of(_str)),
+        },
+    ),
     "dispatch": (
         DispatchConfig,
         {

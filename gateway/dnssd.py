@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import fnmatch
 import logging
 import socket
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from gateway.config import DnssdConfig
+from gateway.config import DnssdConfig, name_matches
 
 if TYPE_CHECKING:  # imported when DNS-SD is on: zeroconf costs ~60 ms at every start
     from zeroconf import ServiceInfo, Zeroconf
@@ -151,7 +150,7 @@ def adverts(
 def announced(items: Sequence[Advert], patterns: Sequence[str]) -> list[Advert]:
     """The adverts of the queues whose names match one of the glob `patterns`
     (``[dnssd] queues``; case-sensitive, like queue names)."""
-    return [a for a in items if any(fnmatch.fnmatchcase(a.queue, p) for p in patterns)]
+    return [a for a in items if name_matches(a.queue, patterns)]
 
 
 class Advertiser:

@@ -4,6 +4,12 @@ the metrics listener, `gateway.web.metrics_listener`).
 Labels are queues, front-ends, backends, listeners and job states: never a job
 name or a user name, so the text is safe to show to any scraper.
 
+Cardinality is bounded for a fleet: only the queues chosen by ``[metrics]
+per_queue`` (by default every queue of a gateway with at most 50, none of a
+larger one) have series of their own; every other queue is counted in one
+series with ``queue="*"`` (and ``backend="*"``), so summing a metric over its
+``queue`` label always gives the total across all queues.
+
 Job counters are fed by the spool's change listener, so every front-end and
 backend is counted the same way without calls scattered through the code:
 a new job is "received", a job that reaches the backend is "forwarded", a
@@ -14,25 +20,35 @@ count their open connections with `Metrics.connection`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.core.job import Job, JobState
+from gateway.config import MetricsConfig
+from gateway.core.job import Frontend, Job, JobState
 from gateway.core.queues import Queues
 from gateway.core.spool import Spool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+#: The queue (and backend) label of every queue without series of its own.
+OTHERS = "*"
+ACTIVE_STATES = (
+    JobState.PENDING,
+    JobState.PENDING_HELD,
+    JobState.PROCESSING,
+    JobState.PROCESSING_STOPPED,
+)
 
 
 class _QueueDepth(Collector):
-    def __init__(self, spool: Spool, queues: Queues) -> None:
+    def __init__(self, spool: Spool, queues: Queues, labelled: Sequence[str]) -> None:
         self._spool = spool
         self._queues = queues
+        self._labelled = labelled
 
     def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
@@ -40,29 +56,34 @@ class _QueueDepth(Collector):
             "Jobs not yet ended, by queue and state",
             labels=["queue", "state"],
         )
-        for queue in self._queues:
-            counts = dict.fromkeys(
-                (
-                    JobState.PENDING,
-                    JobState.PENDING_HELD,
-                    JobState.PROCESSING,
-                    JobState.PROCESSING_STOPPED,
-                ),
-                0,
-            )
-            for job in self._spool.active_jobs(queue.name):
-                counts[job.state] = counts.get(job.state, 0) + 1
-            for state, count in counts.items():
-                depth.add_metric([queue.name, state.keyword], count)
+        for name in self._labelled:
+            self._add(depth, name, self._spool.active_jobs(name))
+        if len(self._labelled) < len(self._queues):  # the others, together
+            labelled = set(self._labelled)
+            others = (j for j in self._spool.active_jobs() if j.queue not in labelled)
+            self._add(depth, OTHERS, others)
         yield depth
+
+    @staticmethod
+    def _add(depth: GaugeMetricFamily, label: str, jobs: Iterable[Job]) -> None:
+        counts = dict.fromkeys(ACTIVE_STATES, 0)
+        for job in jobs:
+            counts[job.state] = counts.get(job.state, 0) + 1
+        for state, count in counts.items():
+            depth.add_metric([label, state.keyword], count)
 
 
 class Metrics:
-    """Every metric of one gateway, in its own registry."""
+    """Every metric of one gateway, in its own registry; series of their own for
+    the queues `settings` chooses (``[metrics] per_queue``), ``queue="*"`` for
+    the others together."""
 
-    def __init__(self, spool: Spool, queues: Queues) -> None:
+    def __init__(self, spool: Spool, queues: Queues, settings: MetricsConfig | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._backends = {q.name: q.backend.uri for q in queues}
+        chosen = (settings or MetricsConfig()).queue_series([q.name for q in queues])
+        labelled = [q.name for q in queues if q.name in chosen]
+        #: queue name -> (queue label, backend label); absent: the others.
+        self._labels = {q.name: (q.name, q.backend.uri) for q in queues if q.name in chosen}
         self.jobs_received = Counter(
             "gateway_jobs_received",
             "Jobs received, by front-end and queue",
@@ -119,34 +140,41 @@ class Metrics:
             ["listener"],
             registry=self.registry,
         )
-        self.registry.register(_QueueDepth(spool, queues))
+        self.registry.register(_QueueDepth(spool, queues, labelled))
+        if len(labelled) < len(queues):  # the others' totals are there from the start
+            for frontend in Frontend:
+                self.jobs_received.labels(frontend.value, OTHERS)
+                self.bytes_received.labels(frontend.value, OTHERS)
+            for counter in (self.jobs_forwarded, self.failures, self.retries):
+                counter.labels(OTHERS, OTHERS)
+            self.latency.labels(OTHERS)
         spool.add_listener(self._on_change)
 
     def _on_change(self, job: Job, old: Job | None) -> None:
-        backend = self._backends.get(job.queue, "")
+        queue, backend = self._labels.get(job.queue, (OTHERS, OTHERS))
         if old is None:
             frontend = job.origin.frontend.value
-            self.jobs_received.labels(frontend, job.queue).inc()
-            self.bytes_received.labels(frontend, job.queue).inc(job.size)
+            self.jobs_received.labels(frontend, queue).inc()
+            self.bytes_received.labels(frontend, queue).inc(job.size)
             return
         if len(job.documents) > len(old.documents):
             added = sum(d.size for d in job.documents[len(old.documents) :])
-            self.bytes_received.labels(job.origin.frontend.value, job.queue).inc(added)
+            self.bytes_received.labels(job.origin.frontend.value, queue).inc(added)
         if job.state == old.state:
             if job.backend_job_id and not old.backend_job_id:
-                self.jobs_forwarded.labels(job.queue, backend).inc()
+                self.jobs_forwarded.labels(queue, backend).inc()
             return
         if old.state == JobState.PROCESSING and job.state == JobState.PENDING:
-            self.retries.labels(job.queue, backend).inc()
+            self.retries.labels(queue, backend).inc()
         if job.state.is_terminal:
-            self.jobs_completed.labels(job.queue, job.state.keyword).inc()
+            self.jobs_completed.labels(queue, job.state.keyword).inc()
             if job.state == JobState.COMPLETED:
                 if not job.backend_job_id:  # done at once (folder): forwarded and ended
-                    self.jobs_forwarded.labels(job.queue, backend).inc()
+                    self.jobs_forwarded.labels(queue, backend).inc()
                 if job.completed is not None:
-                    self.latency.labels(job.queue).observe(max(0.0, job.completed - job.created))
+                    self.latency.labels(queue).observe(max(0.0, job.completed - job.created))
             elif job.state == JobState.ABORTED and old.state == JobState.PROCESSING:
-                self.failures.labels(job.queue, backend).inc()
+                self.failures.labels(queue, backend).inc()
 
     @contextmanager
     def connection(self, listener: str) -> Iterator[None]:

@@ -14,19 +14,31 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state-processing, .state-pending { color: #0b5394; }
 .state-stopped, .state-aborted, .state-canceled, .state-processing-stopped { color: #a61c00; }
 .muted { color: #777; }
+.alert { background: #fce8e6; color: #a61c00; padding: .5em .8em; }
+form.filter { margin: 0 0 .5em; }
+p.pager { margin: 0 0 .3em; }
+p.pager a, p.pager span.muted { margin: 0 .2em; }
 footer { margin-top: 2em; color: #888; font-size: .9em; }
 """
 
 SCRIPT = """
 'use strict';
-// Refreshes the tables from /status.json every few seconds. Values are set with
+// Refreshes the tables from /status.json every few seconds (the index: the page
+// shown, data-source carries its ?q= and ?page=). Values are set with
 // textContent only, so text from clients (job names, users) is never parsed as HTML.
 (function () {
   var body = document.body;
   var source = body.getAttribute('data-source');
-  function cell(row, text, cls) {
+  function cell(row, text, cls, href) {
     var td = document.createElement('td');
-    td.textContent = text;
+    if (href) {
+      var a = document.createElement('a');
+      a.href = href;
+      a.textContent = text;
+      td.appendChild(a);
+    } else {
+      td.textContent = text;
+    }
     if (cls) { td.className = cls; }
     row.appendChild(td);
   }
@@ -38,7 +50,7 @@ SCRIPT = """
       var tr = document.createElement('tr');
       columns.forEach(function (c) {
         var cls = c.cls ? c.cls(item) : '';
-        cell(tr, c.get(item), cls);
+        cell(tr, c.get(item), cls, c.href ? c.href(item) : '');
       });
       tbody.appendChild(tr);
     });
@@ -53,7 +65,8 @@ SCRIPT = """
     }
   }
   var queueColumns = [
-    {get: function (q) { return q.name; }},
+    {get: function (q) { return q.name; },
+     href: function (q) { return '/printers/' + encodeURIComponent(q.name); }},
     {get: function (q) { return q.backend; }},
     {get: function (q) { return q.state; }, cls: function (q) { return 'state-' + q.state; }},
     {get: function (q) { return q.reasons.join(', '); }},
@@ -81,6 +94,21 @@ SCRIPT = """
         fill('jobs', data.jobs, jobColumns);
         var stamp = document.getElementById('updated');
         if (stamp) { stamp.textContent = data.time; }
+        var problem = document.getElementById('problem');
+        if (problem) {
+          problem.hidden = !data.spool_problem;
+          problem.textContent = data.spool_problem ?
+            'The spool cannot commit: ' + data.spool_problem +
+            '. New jobs are refused until it can.' : '';
+        }
+        var shown = document.getElementById('shown');
+        if (shown && data.page) {
+          var p = data.page;
+          var last = Math.min(p.first + p.per_page - 1, p.matched);
+          var text = p.matched ? p.first + '-' + last + ' of ' + p.matched : 'none';
+          if (p.q) { text += ' matching \u201c' + p.q + '\u201d (' + p.total + ' in all)'; }
+          shown.textContent = text;
+        }
       }).catch(function () {});
   }
   setInterval(refresh, 3000);

@@ -5,6 +5,7 @@ of the page, not an error)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -113,3 +114,35 @@ async def test_status_page_lists_lpr_and_ipptool_jobs(tmp_path: Path) -> None:
     assert picture.returncode == 0, picture.stderr.decode()
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+async def test_a_fleet_page_keeps_its_filter_and_page_when_it_refreshes(tmp_path: Path) -> None:
+    out = (tmp_path / "out").as_uri()
+    names = [f"shop-{i}" for i in range(60)] + [f"office-{i}" for i in range(60)]
+    cfg = config.from_mapping(
+        {
+            "gateway": {"spool_dir": str(tmp_path / "spool")},
+            "lpd": {"listen": []},
+            "ipp": {"listen": ["127.0.0.1:0"]},
+            "queues": {name: {"backend": out} for name in names},
+        }
+    )
+    with trio.fail_after(120):
+        async with running_gateway(cfg) as running:
+            host, port = running.ipp[0]
+            # Past the first refresh (every 3 s): the rows are those of the page asked for.
+            dom = await chromium(
+                [
+                    "--virtual-time-budget=5000",
+                    "--dump-dom",
+                    f"http://{host}:{port}/?q=office&page=2",
+                ],
+                tmp_path / "profile",
+            )
+    html = dom.stdout.decode("utf-8", "replace")
+    assert dom.returncode == 0, dom.stderr.decode()
+    body = html.split('<tbody id="queues">', 1)[1].split("</tbody>", 1)[0]
+    shown = re.findall(r'<a href="/printers/([^"]+)">', body)
+    assert shown == [f"office-{i}" for i in range(50, 60)]
+    assert "51-60 of 60" in html and "page 2 of 2" in html
+    assert 'href="/?q=office&amp;page=1"' in html

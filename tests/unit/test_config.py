@@ -165,3 +165,16 @@ def test_sizes_and_durations() -> None:
 def test_queue_option_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         config.parse_queue_option(text)
+
+
+def test_metrics_per_queue(tmp_path: Path) -> None:
+    assert config.from_mapping({}).metrics.per_queue is None  # automatic
+    cfg = config.load(write(tmp_path, "[metrics]\nper_queue = ['lp', 'office-*']\n"))
+    assert cfg.metrics.per_queue == ("lp", "office-*")
+    assert cfg.metrics.queue_series(["lp", "office-2", "shop"]) == {"lp", "office-2"}
+    automatic = config.MetricsConfig()
+    small = [f"q{i}" for i in range(config.PER_QUEUE_AUTO_MAX)]
+    assert automatic.queue_series(small) == set(small)
+    assert automatic.queue_series([*small, "one-more"]) == set()
+    with pytest.raises(ConfigError, match=r"metrics.per_queue: expected a list"):
+        config.load(write(tmp_path, "[metrics]\nper_queue = 'lp'\n"))

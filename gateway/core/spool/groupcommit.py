@@ -204,8 +204,13 @@ def _transaction(
 
 
 def _failure(exc: BaseException, what: str) -> CommitFailed:
+    """What clients are told (lpq, printer-state-message, the status page): the
+    error without file names, which stay in the log line written beside it."""
     full = _is_full(exc)
-    return CommitFailed("no space left in the spool" if full else f"{what}: {exc}", no_space=full)
+    if full:
+        return CommitFailed("no space left in the spool", no_space=True)
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return CommitFailed(f"{what}: {reason}", no_space=False)
 
 
 def _is_full(exc: BaseException) -> bool:

@@ -393,6 +393,14 @@ class PrinterDescription:
             self._last = None
         return found
 
+    def warm(self) -> None:
+        """Build now what the first request about the queue would (the shared
+        attributes, the queue's state, its encoded printer-name), so that the
+        first listing of a fleet after start does not pay it for every queue."""
+        self.shared()
+        self.queue.state()
+        self.own("printer-name")
+
     @property
     def built(self) -> bool:
         """Whether anything was built yet (nothing is until the queue is asked about)."""

@@ -42,6 +42,9 @@ from .tls import certificate_for
 log = logging.getLogger("gateway.ipp")
 _hypercorn_log = logging.getLogger("gateway.ipp.http")
 
+#: Queues warmed between two yields to the event loop (about 1 ms of work).
+WARM_SLICE = 50
+
 
 def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
     """hypercorn settings for the IPP listener (and the certificate for ipps)."""
@@ -129,7 +132,24 @@ async def serve(
             )
             for sock, secure in [(s, False) for s in plain] + [(s, True) for s in tls]
         ]
-        await serve_listeners(listenings, task_status=task_status)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(serve_listeners, listenings))
+            task_status.started()
+            nursery.start_soon(warm, service)
 
 
-__all__ = ["hypercorn_config", "serve"]
+async def warm(service: IppService) -> None:
+    """Build every queue's printer description in the background, `WARM_SLICE`
+    queues at a time with the event loop's other work in between: the first
+    CUPS-Get-Printers of a fleet then costs what the next ones do (cupsd pays the
+    same while it reads printers.conf, before it answers at all)."""
+    for n, description in enumerate(list(service.descriptions.values()), 1):
+        try:
+            description.warm()
+        except Exception as exc:  # only a head start: the first request builds it anyway
+            log.debug("ipp: queue %s not warmed: %r", description.queue.name, exc)
+        if n % WARM_SLICE == 0:
+            await trio.lowlevel.checkpoint()
+
+
+__all__ = ["hypercorn_config", "serve", "warm"]

@@ -586,3 +586,13 @@ async def test_reads_are_in_id_order_per_queue_after_reopen_and_purge(tmp_path: 
             check_reads(again, expect)
             async with reopened(again) as third:
                 check_reads(third, expect)
+
+
+def test_a_failure_told_to_clients_names_no_file() -> None:
+    from gateway.core.spool.groupcommit import _failure
+
+    error = OSError(5, "Input/output error", "/srv/spool/jobs/1234/doc-1")
+    failed = _failure(error, "cannot write to the spool")
+    assert str(failed) == "cannot write to the spool: Input/output error"
+    assert "/srv" not in str(failed)
+    assert not failed.no_space

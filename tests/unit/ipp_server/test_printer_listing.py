@@ -20,6 +20,7 @@ from gateway.ipp.attributes import Attribute, Group
 from gateway.ipp.encoder import encode
 from gateway.ipp.message import Message
 from gateway.ipp.operations import Operation
+from gateway.ipp.server import serving
 from gateway.ipp.server.handlers import HANDLERS
 from gateway.ipp.server.job_attributes import date_time
 from gateway.ipp.server.printer import cups_get_printers, printer_bytes
@@ -187,6 +188,24 @@ async def test_descriptions_are_built_on_first_use_and_shared(service: IppServic
     assert not descriptions["q4"].built
     assert descriptions["q4"].shared() is descriptions["q3"].shared()
     assert descriptions["reporting"].shared() is not descriptions["q3"].shared()
+
+
+async def test_warming_builds_every_description_and_changes_no_answer(
+    service: IppService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queues = service.context.queues
+    monkeypatch.setattr(serving, "WARM_SLICE", 4)  # several slices of the 21 queues
+    await serving.warm(service)  # what the IPP listener starts once it listens
+    assert all(d.built for d in service.descriptions.values())
+    request = request_for(service)
+    for name in ("q7", "reporting"):
+        queue = queues.get(name)
+        assert queue is not None
+        path = printer_path(queue, queues.default)
+        for requested in REQUESTS:
+            assert without_clocks(
+                printer_bytes(service, request, queue, path, requested, listing=True)
+            ) == without_clocks(whole_description(service, request, queue, path, requested))
 
 
 async def test_a_kept_answer_follows_the_state(service: IppService) -> None:
