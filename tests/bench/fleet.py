@@ -25,7 +25,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -118,22 +117,8 @@ async def fleet_gateway(
         text += f'\n[queues.{queue}]\nbackend = "{backend}"\n'
     (root / "gateway.toml").write_text(text)
     ipp_port, lpd_port = free_port(), free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gateway",
-        "serve",
-        "--config",
-        str(root / "gateway.toml"),
-        "--spool-dir",
-        str(root / "spool"),
-        "--lpd-listen",
-        f"127.0.0.1:{lpd_port}",
-        "--ipp-listen",
-        f"127.0.0.1:{ipp_port}",
-        "--log-level",
-        "warning",
-    ]
+    argv = peers.gateway_argv(root, f"127.0.0.1:{lpd_port}", f"127.0.0.1:{ipp_port}")
+    argv += ["--log-level", "warning"]
     with open(root / "gateway.log", "wb") as log:
         start = time.perf_counter()
         process = await trio.lowlevel.open_process(

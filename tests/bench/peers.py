@@ -61,6 +61,24 @@ max_jobs = 20000
 """
 
 
+def gateway_argv(root: Path, lpd: str = "127.0.0.1:0", ipp: str = "127.0.0.1:0") -> list[str]:
+    """``python -m gateway serve`` on ``root/gateway.toml`` with its spool in ``root``."""
+    return [
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        "--config",
+        str(root / "gateway.toml"),
+        "--spool-dir",
+        str(root / "spool"),
+        "--lpd-listen",
+        lpd,
+        "--ipp-listen",
+        ipp,
+    ]
+
+
 async def wait_until(predicate: object, what: str, timeout: float = SETTLE_TIMEOUT) -> bool:
     """Poll ``predicate()`` (sync or async) every 20 ms up to ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -138,20 +156,7 @@ async def gateway(
         queue += f"{key} = {str(value).lower() if isinstance(value, bool) else repr(value)}\n"
     (root / "gateway.toml").write_text(GATEWAY_CONFIG + queue)
     log_path = root / "gateway.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "gateway",
-        "serve",
-        "--config",
-        str(root / "gateway.toml"),
-        "--spool-dir",
-        str(root / "spool"),
-        "--lpd-listen",
-        "127.0.0.1:0",
-        "--ipp-listen",
-        "127.0.0.1:0",
-    ]
+    argv = gateway_argv(root)
     with open(log_path, "wb") as log:
         process = await trio.lowlevel.open_process(
             argv,
