@@ -21,17 +21,17 @@ log = logging.getLogger("test.netlimits")
 
 
 @contextmanager
-def no_descriptor_left() -> Iterator[list[int]]:
-    """Fill every free descriptor below the limit and hold the limit there; yields
-    the filler descriptors (closing one lets one more be made)."""
+def no_descriptor_left(spare: int = 3) -> Iterator[list[int]]:
+    """Fill every free descriptor below the highest open one, open `spare` more
+    above it, and hold the open-file limit just above the last: yields the filler
+    descriptors (at least `spare`; closing one lets one more be made)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1
+    top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
     fillers: list[int] = []
     try:
-        while (fd := os.open("/dev/null", os.O_RDONLY)) < limit:
-            fillers.append(fd)
-        os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+        while not fillers or fillers[-1] < top + spare:
+            fillers.append(os.open("/dev/null", os.O_RDONLY))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fillers[-1] + 1, hard))
         yield fillers
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
