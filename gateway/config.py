@@ -227,6 +227,17 @@ class QueueConfig:
     make_and_model: str = ""
     auth: str = ""  # IPP authentication policy for this queue; "" = ipp.auth
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+    # What the printer behind the queue can do, for LPD and file backends (an IPP
+    # backend reports its own): media by PWG self-describing name, the default one
+    # ("" = convert.default_media), color, two-sided printing (None: the backend's
+    # default), and where the printer is on the map / in the organisation.
+    media: tuple[str, ...] = ()
+    media_default: str = ""
+    color: bool | None = None
+    duplex: bool | None = None
+    organization: str = ""
+    organizational_unit: str = ""
+    geo_location: str = ""  # a geo: URI (RFC 5870), "" = unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +329,51 @@ class DispatchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConvertConfig:
+    """Document conversion (gateway/convert/): limits of each converter process."""
+
+    enabled: bool = True  # off: documents go to the backend as they came
+    max_concurrent: int = 0  # conversions at once; 0 = the number of cores
+    time_limit: float = 300.0  # wall-clock seconds per converter process
+    cpu_limit: float = 240.0  # CPU seconds per converter process (RLIMIT_CPU)
+    memory_limit: int = 1024**3  # address space per converter process (RLIMIT_AS)
+    nice: int = 10  # added CPU niceness
+    default_media: str = "iso_a4_210x297mm"  # text and images when the job names none
+    text_font: Path | None = None  # a monospace TTF; None = DejaVu Sans Mono
+
+
+@dataclass(frozen=True, slots=True)
+class AccountingConfig:
+    """One record per ended job (gateway/core/accounting.py)."""
+
+    file: Path | None = None  # JSON lines; None = <spool_dir>/accounting.jsonl
+    enabled: bool = True
+    page_log: Path | None = None  # also CUPS's page_log format, when set
+    max_size: int = 0  # rotate when a file passes this size; 0 = never (SIGUSR1 rotates)
+    keep: int = 10  # rotated files kept (file.1 ... file.N)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthConfig:
+    """OAuth 2.0 bearer tokens (PWG 5100.23, RFC 6750); off while issuer is ""."""
+
+    issuer: str = ""  # the authorization server (its "iss")
+    audience: tuple[str, ...] = ()  # accepted "aud" values; empty = the printer URIs
+    metadata_uri: str = ""  # "" = issuer + /.well-known/oauth-authorization-server
+    jwks_uri: str = ""  # "" = from the metadata
+    user_claim: str = "sub"  # the claim that names the user
+    scope: str = ""  # a scope every token must carry; "" = none required
+    operator_scope: str = ""  # tokens with this scope are operators
+    operator_claim: str = ""  # a claim (e.g. "groups") listing the operator groups
+    operator_groups: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256", "EdDSA")
+    leeway: float = 30.0  # seconds of clock skew accepted on exp/nbf/iat
+    keys_refresh: float = 3600.0  # refetch the keys this often, and on an unknown kid
+    ca_file: Path | None = None  # verify the authorization server with this CA
+    client_certificate_user: str = "cn"  # mTLS: cn | email | off, the user a client cert names
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole, validated configuration."""
 
@@ -330,6 +386,9 @@ class Config:
     dispatch: DispatchConfig = DispatchConfig()
     dnssd: DnssdConfig = DnssdConfig()
     metrics: MetricsConfig = MetricsConfig()
+    convert: ConvertConfig = ConvertConfig()
+    accounting: AccountingConfig = AccountingConfig()
+    oauth: OAuthConfig = OAuthConfig()
     log_level: str = "info"
     log_format: str = "text"  # text | json
     hostname: str = ""
@@ -401,6 +460,72 @@ def _positive_number(value: Any) -> float:
     if number == 0:
         raise ValueError("must be more than 0")
     return number
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a whole number of 0 or more")
+    return value
+
+
+def _nice(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 19:
+        raise ValueError(f"{value!r} is not a niceness from 0 to 19")
+    return value
+
+
+#: A PWG 5101.1 self-describing media name: class_name_WIDTHxHEIGHTunit.
+_MEDIA_NAME = re.compile(r"^[a-z0-9]+_[a-z0-9.-]+_\d+(\.\d+)?x\d+(\.\d+)?(mm|in)$")
+
+
+def _media_name(value: Any) -> str:
+    text = _str(value)
+    if not _MEDIA_NAME.match(text):
+        raise ValueError(
+            f"{text!r} is not a PWG media name (like iso_a4_210x297mm or na_letter_8.5x11in)"
+        )
+    return text
+
+
+def _geo_uri(value: Any) -> str:
+    text = _str(value)
+    if text and not re.match(r"^geo:-?\d+(\.\d+)?,-?\d+(\.\d+)?(,-?\d+(\.\d+)?)?(;.*)?$", text):
+        raise ValueError(f"{text!r} is not a geo: URI (like geo:52.52,13.405)")
+    return text
+
+
+def _auto_bool(value: Any) -> bool | None:
+    """A switch that may also be "auto" (None: the backend's default)."""
+    return None if value == "auto" else parse_bool(value)
+
+
+def _https_url(value: Any) -> str:
+    text = _str(value)
+    if not text:
+        return text
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an https:// URL")
+    return text
+
+
+#: Asymmetric JWS algorithms only: "none" and the HMAC ones (a shared secret) never.
+JWT_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
+def _jwt_algorithm(value: Any) -> str:
+    return _one_of(value, JWT_ALGORITHMS)
 
 
 def _list_of(item: Parser) -> Parser:
@@ -585,6 +710,51 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
             "per_queue": ("per_queue", _list_of(_str)),
         },
     ),
+    "convert": (
+        ConvertConfig,
+        {
+            "enabled": ("enabled", parse_bool),
+            "max_concurrent": ("max_concurrent", _non_negative_int),
+            "time_limit": ("time_limit", parse_duration),
+            "cpu_limit": ("cpu_limit", parse_duration),
+            "memory_limit": ("memory_limit", parse_size),
+            "nice": ("nice", _nice),
+            "default_media": ("default_media", _media_name),
+            "text_font": ("text_font", _path),
+        },
+    ),
+    "accounting": (
+        AccountingConfig,
+        {
+            "file": ("file", _path),
+            "enabled": ("enabled", parse_bool),
+            "page_log": ("page_log", _path),
+            "max_size": ("max_size", parse_size),
+            "keep": ("keep", _positive_int),
+        },
+    ),
+    "oauth": (
+        OAuthConfig,
+        {
+            "issuer": ("issuer", _https_url),
+            "audience": ("audience", _list_of(_str)),
+            "metadata_uri": ("metadata_uri", _https_url),
+            "jwks_uri": ("jwks_uri", _https_url),
+            "user_claim": ("user_claim", _str),
+            "scope": ("scope", _str),
+            "operator_scope": ("operator_scope", _str),
+            "operator_claim": ("operator_claim", _str),
+            "operator_groups": ("operator_groups", _list_of(_str)),
+            "algorithms": ("algorithms", _list_of(_jwt_algorithm)),
+            "leeway": ("leeway", parse_duration),
+            "keys_refresh": ("keys_refresh", parse_duration),
+            "ca_file": ("ca_file", _path),
+            "client_certificate_user": (
+                "client_certificate_user",
+                lambda v: _one_of(v, ("cn", "email", "off")),
+            ),
+        },
+    ),
     "dispatch": (
         DispatchConfig,
         {
@@ -615,6 +785,13 @@ _QUEUE_KEYS: dict[str, Parser] = {
     "make_and_model": _str,
     "auth": _queue_auth_policy,
     "backend_options": _table,
+    "media": _list_of(_media_name),
+    "media_default": lambda v: _media_name(v) if v != "" else "",
+    "color": _auto_bool,
+    "duplex": _auto_bool,
+    "organization": _str,
+    "organizational_unit": _str,
+    "geo_location": _geo_uri,
 }
 
 
@@ -713,6 +890,9 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         dispatch=sections["dispatch"],
         dnssd=sections["dnssd"],
         metrics=sections["metrics"],
+        convert=sections["convert"],
+        accounting=sections["accounting"],
+        oauth=sections["oauth"],
         log_level=top.get("log_level", "info"),
         log_format=top.get("log_format", "text"),
         hostname=top.get("hostname", ""),

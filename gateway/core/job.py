@@ -184,9 +184,17 @@ class Document:
     sha256: str
     name: str = ""  # document-name
     attributes: Attributes = field(default_factory=dict)
+    #: What the printer gets once the document is converted for it (gateway/convert/):
+    #: the converted file (relative to the spool directory, "" = the original is
+    #: sent), its format, size and digest, and the pages it has when known.
+    print_path: str = ""
+    print_format: str = ""
+    print_size: int = 0
+    print_sha256: str = ""
+    pages: int | None = None
 
     def to_json(self) -> dict[str, JsonValue]:
-        return {
+        data: dict[str, JsonValue] = {
             "number": self.number,
             "path": self.path,
             "format": self.format,
@@ -195,6 +203,30 @@ class Document:
             "name": self.name,
             "attributes": self.attributes,
         }
+        if self.print_path:
+            data["print"] = {
+                "path": self.print_path,
+                "format": self.print_format,
+                "size": self.print_size,
+                "sha256": self.print_sha256,
+            }
+        if self.pages is not None:
+            data["pages"] = self.pages
+        return data
+
+    @property
+    def for_printer(self) -> Document:
+        """The document as the backend sends it: the converted file when there is
+        one, else this one."""
+        if not self.print_path:
+            return self
+        return replace(
+            self,
+            path=self.print_path,
+            format=self.print_format,
+            size=self.print_size,
+            sha256=self.print_sha256,
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, JsonValue]) -> Document:
@@ -206,6 +238,11 @@ class Document:
             sha256=data["sha256"],
             name=data.get("name", ""),
             attributes=dict(data.get("attributes", {})),
+            print_path=data.get("print", {}).get("path", ""),
+            print_format=data.get("print", {}).get("format", ""),
+            print_size=data.get("print", {}).get("size", 0),
+            print_sha256=data.get("print", {}).get("sha256", ""),
+            pages=data.get("pages"),
         )
 
 
@@ -235,6 +272,7 @@ class Job:
     not_before: float = 0.0  # earliest time of the next forwarding attempt
     cancel_requested: bool = False  # canceled here; the backend has yet to hear of it
     impressions_completed: int = 0
+    accounted: bool = False  # its accounting record is written (gateway/core/accounting.py)
 
     @property
     def size(self) -> int:
@@ -265,6 +303,15 @@ class Job:
             if isinstance(value, str) and value:
                 return value
         return self.origin.user or "anonymous"
+
+    @property
+    def pages(self) -> int | None:
+        """Pages of one copy of the job as the printer gets it (job-impressions):
+        the sum of its documents' counted pages, None while one is not known."""
+        counts = [doc.pages for doc in self.documents]
+        if not counts or any(c is None for c in counts):
+            return None
+        return sum(c for c in counts if c is not None)
 
     def evolve(self, **changes: Any) -> Job:
         """A copy with some fields changed (used by the spool only)."""

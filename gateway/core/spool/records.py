@@ -45,6 +45,7 @@ def _to_json(job: Job) -> dict[str, Any]:
         "not_before": job.not_before,
         "cancel_requested": job.cancel_requested,
         "impressions_completed": job.impressions_completed,
+        "accounted": job.accounted,
     }
 
 
@@ -68,6 +69,7 @@ def _from_json(job_id: int, data: dict[str, Any]) -> Job:
         not_before=data.get("not_before", 0.0),
         cancel_requested=data.get("cancel_requested", False),
         impressions_completed=data.get("impressions_completed", 0),
+        accounted=data.get("accounted", False),
     )
 
 
