@@ -17,21 +17,23 @@ import functools
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import trio
 
 from gateway import backends, dnssd, privileges
 from gateway.config import Config, ListenAddress, machine_hostname
+from gateway.core.accounting import Accountant
 from gateway.core.context import GatewayContext
+from gateway.core.conversion import ConversionStage
 from gateway.core.dispatcher import Dispatcher
 from gateway.core.polling import PollSettings
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import Spool, SpoolLocked
 from gateway.ipp import server as ipp_server
-from gateway.ipp.server.printer_attributes import STATIC_DOCUMENT_FORMATS, printer_uuid
+from gateway.ipp.server import everywhere
+from gateway.ipp.server.printer_attributes import printer_uuid
 from gateway.lpd import server as lpd_server
 from gateway.metrics import Metrics
 from gateway.web import metrics_listener
@@ -144,7 +146,9 @@ async def run(
         # Signals are caught from the very start, so a SIGTERM during start-up
         # still ends in an orderly stop.
         signals = (
-            stack.enter_context(trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM))
+            stack.enter_context(
+                trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+            )
             if handle_signals
             else None
         )
@@ -236,7 +240,16 @@ async def _serve(
             except backends.BackendUnavailable as exc:
                 raise StartupError(str(exc)) from None
             made.append(Queue(queue_config, backend))
-        queues = Queues(made)
+        try:  # the operator's lasting state and the queues created at run time
+            queues = await Queues.restore(
+                spool,
+                made,
+                functools.partial(
+                    backends.create, context=backends.BackendContext(hostname, config.spool_dir)
+                ),
+            )
+        except ValueError as exc:  # core/admin.py's AdminStateError: a state it cannot read
+            raise StartupError(str(exc)) from None
         dispatcher = Dispatcher(
             spool,
             queues,
@@ -244,6 +257,12 @@ async def _serve(
             retry_max=config.dispatch.retry_max,
             multiple_operation_timeout=config.ipp.multiple_operation_timeout,
             polling=PollSettings.of(config.dispatch),
+            conversion=ConversionStage(spool, config.convert),
+        )
+        accountant = (
+            Accountant(spool, queues, config.accounting, spool_dir=config.spool_dir)
+            if config.accounting.enabled
+            else None
         )
         context = GatewayContext(
             config,
@@ -261,6 +280,8 @@ async def _serve(
             metrics=[_address(s) for s in metrics_socks],
         )
         async with trio.open_nursery() as nursery:
+            if accountant is not None:  # before the dispatcher: it hears every job end
+                await nursery.start(accountant.run)
             await nursery.start(dispatcher.run)
             await _start_frontends(nursery, context, lpd_socks, ipp_socks, ipps_socks)
             if metrics_socks:
@@ -277,6 +298,11 @@ async def _serve(
             task_status.started(running)
             if signals is not None:
                 async for signum in signals:
+                    if signum == signal.SIGUSR1:  # logrotate's postrotate: rotate, go on
+                        log.info("SIGUSR1 received: rotating the accounting files")
+                        if accountant is not None:
+                            accountant.rotate()
+                        continue
                     log.info("%s received: stopping", signal.Signals(signum).name)
                     break
                 nursery.cancel_scope.cancel()
@@ -304,36 +330,33 @@ async def _start_frontends(
 
 
 def _adverts(context: GatewayContext, running: Running) -> list[dnssd.Advert]:
-    """The DNS-SD records of every queue, from what the IPP printer shows of it."""
+    """The DNS-SD records of every queue, from the IPP Everywhere capabilities
+    its printer attributes show (gateway/ipp/server/everywhere.py), so that the
+    TXT record and Get-Printer-Attributes never disagree."""
+    config = context.config
     infos = []
     for queue in context.queues:
-        caps = queue.capabilities()
-        attrs = caps.printer_attributes
-
-        def values(name: str, attrs: Mapping[str, Any] = attrs) -> list[str]:
-            value = attrs.get(name)
-            raw = getattr(value, "python_values", value)
-            return (
-                [str(v) for v in raw]
-                if isinstance(raw, list | tuple)
-                else ([str(raw)] if raw is not None else [])
-            )
-
-        formats = list(caps.document_formats or STATIC_DOCUMENT_FORMATS)
-        sides = values("sides-supported")
-        colors = values("print-color-mode-supported")
-        urf = values("urf-supported")
+        profile = everywhere.profile_of(
+            queue.config,
+            queue.capabilities(),
+            kind=everywhere.backend_kind(queue.backend.uri),
+            default_media=config.convert.default_media,
+        )
+        policy = queue.config.auth or config.ipp.auth
         infos.append(
             dnssd.QueueInfo(
                 name=queue.name,
                 info=queue.config.info,
                 location=queue.config.location,
                 make_and_model=queue.config.make_and_model,
-                uuid=str(printer_uuid(context.config.spool_dir, queue.name)),
-                formats=formats,
-                color=("color" in colors) if colors else None,
-                duplex=any(s.startswith("two-sided") for s in sides) if sides else None,
-                urf=",".join(urf) if urf and "image/urf" in formats else None,
+                uuid=str(printer_uuid(config.spool_dir, queue.name)),
+                formats=profile.pdl,
+                color=profile.color,
+                duplex=profile.duplex,
+                urf=",".join(profile.urf) or None,
+                kind=",".join(profile.kinds),
+                paper_max=everywhere.paper_max(profile),
+                air="none" if policy == "none" else "username,password",
             )
         )
     return dnssd.adverts(

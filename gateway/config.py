@@ -869,15 +869,21 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
     ipp: IppConfig = sections["ipp"]
     policies = {ipp.auth, *(q.auth for q in queues if q.auth)}
     if policies - {"none"}:
-        if ipp.password_file is None:
+        oauth: OAuthConfig = sections["oauth"]
+        certificates = ipp.client_ca is not None and oauth.client_certificate_user != "off"
+        if ipp.password_file is None and not oauth.issuer and not certificates:
             raise ConfigError(
-                source, "ipp.password_file", "needed when IPP authentication is on (ipp.auth)"
+                source,
+                "ipp.password_file",
+                "needed when IPP authentication is on (ipp.auth), unless oauth.issuer "
+                "or ipp.client_ca (with oauth.client_certificate_user) names the users",
             )
         if not ipp.tls_listen:
             raise ConfigError(
                 source,
                 "ipp.tls_listen",
-                "needed when IPP authentication is on: passwords are only accepted over ipps://",
+                "needed when IPP authentication is on: passwords and tokens are only "
+                "accepted over ipps://",
             )
 
     return Config(

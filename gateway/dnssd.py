@@ -1,10 +1,16 @@
 """DNS-SD / mDNS advertisement of every queue, so clients find them by themselves.
 
-What is advertised follows what IPP Everywhere, AirPrint and CUPS clients
-read (Bonjour Printing 1.2, PWG 5100.14): for each queue one ``_ipp._tcp``
-service (and ``_ipps._tcp`` when the TLS listener is on) with the TXT keys
-txtvers, qtotal, rp, ty, adminurl, note, pdl, UUID, TLS, Color, Duplex, URF,
-kind and product, plus an ``_printer._tcp`` service naming the LPD port.
+What is advertised follows what IPP Everywhere, AirPrint, Mopria and CUPS
+clients read (Bonjour Printing 1.2.1, PWG 5100.14): for each queue one
+``_ipp._tcp`` service (and ``_ipps._tcp`` when the TLS listener is on) with
+the TXT keys txtvers, qtotal, rp, ty, adminurl, note, priority, product, pdl,
+UUID, TLS, Color, Duplex, Copies, URF, kind, PaperMax and air, plus an
+``_printer._tcp`` service naming the LPD port. The values are the queue's IPP
+Everywhere capabilities (gateway/ipp/server/everywhere.py: the same ones its
+printer attributes show); ``mopria-certified`` is never sent, since no queue is
+certified. Each IPP service is of the subtypes ``_print`` (an IPP Everywhere
+printer, PWG 5100.14) and ``_universal`` (AirPrint: the queue takes Apple
+raster and says so in URF).
 
 mDNS itself is python-zeroconf's job (name conflicts are resolved by it: a
 taken name becomes "name (2)"); this module only decides the records, which
@@ -39,7 +45,13 @@ if TYPE_CHECKING:  # imported when DNS-SD is on: zeroconf costs ~60 ms at every 
 log = logging.getLogger("gateway.dnssd")
 
 MAX_NAME = 63  # DNS label
+#: The longest TXT string (RFC 6763 section 6.1): key, "=" and value in 255 bytes.
+MAX_TXT = 255
 DOMAIN = "local."
+#: Subtypes of every IPP service: IPP Everywhere (PWG 5100.14 section 4.2.2), and
+#: AirPrint's, when the queue takes Apple raster (image/urf with URF in the TXT).
+EVERYWHERE_SUBTYPE = "_print"
+AIRPRINT_SUBTYPE = "_universal"
 #: Services registered per second by default (``[dnssd] announce_per_second``).
 ANNOUNCE_PER_SECOND = 20.0
 
@@ -57,6 +69,9 @@ class QueueInfo:
     color: bool | None = None
     duplex: bool | None = None
     urf: str | None = None  # urf-supported values joined by ",", when image/urf is taken
+    kind: str = "document"  # printer-kind values joined by ","
+    paper_max: str = ""  # PaperMax: <legal-A4, legal-A4, tabloid-A3, isoC-A2, >isoC-A2
+    air: str = "none"  # what a client must send: none, or username,password
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +116,16 @@ def adverts(
             "rp": f"printers/{queue.name}",
             "ty": queue.make_and_model or f"lpd-ipp-gateway {queue.name}",
             "note": queue.location,
-            "pdl": ",".join(queue.formats),
+            "pdl": _joined("pdl", queue.formats),
             "UUID": queue.uuid,
-            "kind": "document",
+            "kind": queue.kind,
             "product": "(lpd-ipp-gateway)",
             "priority": "50",
+            "Copies": "T",  # the gateway makes copies for a printer that cannot
+            "air": queue.air,
         }
+        if queue.paper_max:
+            txt["PaperMax"] = queue.paper_max
         if web_port is not None:
             scheme = "http" if ipp_port else "https"
             txt["adminurl"] = f"{scheme}://{hostname}:{web_port}/printers/{queue.name}"
@@ -116,19 +135,18 @@ def adverts(
             txt["Color"] = "T" if queue.color else "F"
         if queue.duplex is not None:
             txt["Duplex"] = "T" if queue.duplex else "F"
+        subtypes: tuple[str, ...] = (EVERYWHERE_SUBTYPE,)
         if queue.urf:
-            txt["URF"] = queue.urf
+            txt["URF"] = _joined("URF", queue.urf.split(","))
+            if "image/urf" in queue.formats:
+                subtypes += (AIRPRINT_SUBTYPE,)
         if ipp_port is not None:
             result.append(
-                Advert(
-                    f"_ipp._tcp.{DOMAIN}", instance, ipp_port, dict(txt), ("_print",), queue.name
-                )
+                Advert(f"_ipp._tcp.{DOMAIN}", instance, ipp_port, dict(txt), subtypes, queue.name)
             )
         if ipps_port is not None:
             result.append(
-                Advert(
-                    f"_ipps._tcp.{DOMAIN}", instance, ipps_port, dict(txt), ("_print",), queue.name
-                )
+                Advert(f"_ipps._tcp.{DOMAIN}", instance, ipps_port, dict(txt), subtypes, queue.name)
             )
         if lpd_port is not None:
             lpd_txt = {
@@ -145,6 +163,17 @@ def adverts(
                 Advert(f"_printer._tcp.{DOMAIN}", instance, lpd_port, lpd_txt, (), queue.name)
             )
     return result
+
+
+def _joined(key: str, values: Sequence[str]) -> str:
+    """`values` joined by commas, as many whole values as fit one TXT string."""
+    room = MAX_TXT - len(key.encode()) - 1
+    kept: list[str] = []
+    for value in values:
+        if len(",".join([*kept, value]).encode()) > room:
+            break
+        kept.append(value)
+    return ",".join(kept)
 
 
 def announced(items: Sequence[Advert], patterns: Sequence[str]) -> list[Advert]:

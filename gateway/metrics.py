@@ -1,8 +1,8 @@
 """Prometheus metrics (served as text at ``/metrics`` on the IPP listener and on
 the metrics listener, `gateway.web.metrics_listener`).
 
-Labels are queues, front-ends, backends, listeners and job states: never a job
-name or a user name, so the text is safe to show to any scraper.
+Labels are queues, front-ends, backends, listeners and job states, never a job
+name; user names appear in the accounting counters by user only (below).
 
 Cardinality is bounded for a fleet: only the queues chosen by ``[metrics]
 per_queue`` (by default every queue of a gateway with at most 50, none of a
@@ -16,6 +16,17 @@ a new job is "received", a job that reaches the backend is "forwarded", a
 transient failure sends it back to pending ("retry"), an abort is a
 "failure". Queue depth is read from the spool at scrape time. Front-ends
 count their open connections with `Metrics.connection`.
+
+Accounting counters (``gateway_accounting_*``) move when a job's accounting
+record is written (`gateway.core.accounting`: the spool change that sets
+``accounted``), so they agree with the accounting file: jobs by queue and
+result, pages (impressions, all copies, where known) and bytes by queue, and
+the same three by user. Users are bounded the way an operator can live with:
+the first ``user_series`` distinct users seen since the start (100 by default)
+have series of their own, every later one is counted under ``user="*"``; a name
+is cut to 64 characters. Like every counter here they restart from zero with the
+gateway. Whoever may scrape ``/metrics`` sees those user names: keep the metrics
+listener where only the scraper reaches it.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.config import MetricsConfig
+from gateway.core.accounting import impressions
 from gateway.core.job import Frontend, Job, JobState
 from gateway.core.queues import Queues
 from gateway.core.spool import Spool
@@ -36,6 +48,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 #: The queue (and backend) label of every queue without series of its own.
 OTHERS = "*"
+#: Users with series of their own, by default (the first seen); the others: user="*".
+USER_SERIES = 100
+USER_LABEL_MAX = 64
 ACTIVE_STATES = (
     JobState.PENDING,
     JobState.PENDING_HELD,
@@ -78,7 +93,14 @@ class Metrics:
     the queues `settings` chooses (``[metrics] per_queue``), ``queue="*"`` for
     the others together."""
 
-    def __init__(self, spool: Spool, queues: Queues, settings: MetricsConfig | None = None) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        queues: Queues,
+        settings: MetricsConfig | None = None,
+        *,
+        user_series: int = USER_SERIES,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         chosen = (settings or MetricsConfig()).queue_series([q.name for q in queues])
         labelled = [q.name for q in queues if q.name in chosen]
@@ -140,6 +162,46 @@ class Metrics:
             ["listener"],
             registry=self.registry,
         )
+        self.accounted_jobs = Counter(
+            "gateway_accounting_jobs",
+            "Jobs accounted (record written), by queue and result",
+            ["queue", "result"],
+            registry=self.registry,
+        )
+        self.accounted_pages = Counter(
+            "gateway_accounting_pages",
+            "Impressions (pages, all copies) of accounted jobs where known, by queue",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.accounted_bytes = Counter(
+            "gateway_accounting_bytes",
+            "Document bytes of accounted jobs, by queue",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.user_jobs = Counter(
+            "gateway_accounting_user_jobs",
+            "Jobs accounted, by user (the first users seen; the others as *)",
+            ["user"],
+            registry=self.registry,
+        )
+        self.user_pages = Counter(
+            "gateway_accounting_user_pages",
+            "Impressions (pages, all copies) of accounted jobs where known, by user",
+            ["user"],
+            registry=self.registry,
+        )
+        self.user_bytes = Counter(
+            "gateway_accounting_user_bytes",
+            "Document bytes of accounted jobs, by user",
+            ["user"],
+            registry=self.registry,
+        )
+        self._user_series = user_series
+        self._users: set[str] = set()
+        for counter in (self.user_jobs, self.user_pages, self.user_bytes):
+            counter.labels(OTHERS)
         self.registry.register(_QueueDepth(spool, queues, labelled))
         if len(labelled) < len(queues):  # the others' totals are there from the start
             for frontend in Frontend:
@@ -147,6 +209,8 @@ class Metrics:
                 self.bytes_received.labels(frontend.value, OTHERS)
             for counter in (self.jobs_forwarded, self.failures, self.retries):
                 counter.labels(OTHERS, OTHERS)
+            self.accounted_pages.labels(OTHERS)
+            self.accounted_bytes.labels(OTHERS)
             self.latency.labels(OTHERS)
         spool.add_listener(self._on_change)
 
@@ -157,6 +221,8 @@ class Metrics:
             self.jobs_received.labels(frontend, queue).inc()
             self.bytes_received.labels(frontend, queue).inc(job.size)
             return
+        if job.accounted and not old.accounted:
+            self._accounted(job, queue)
         if len(job.documents) > len(old.documents):
             added = sum(d.size for d in job.documents[len(old.documents) :])
             self.bytes_received.labels(job.origin.frontend.value, queue).inc(added)
@@ -175,6 +241,27 @@ class Metrics:
                     self.latency.labels(queue).observe(max(0.0, job.completed - job.created))
             elif job.state == JobState.ABORTED and old.state == JobState.PROCESSING:
                 self.failures.labels(queue, backend).inc()
+
+    def _accounted(self, job: Job, queue: str) -> None:
+        """Count a job whose accounting record was just written."""
+        pages = impressions(job) or 0
+        user = self._user_label(job.user)
+        self.accounted_jobs.labels(queue, job.state.keyword).inc()
+        self.accounted_pages.labels(queue).inc(pages)
+        self.accounted_bytes.labels(queue).inc(job.size)
+        self.user_jobs.labels(user).inc()
+        self.user_pages.labels(user).inc(pages)
+        self.user_bytes.labels(user).inc(job.size)
+
+    def _user_label(self, user: str) -> str:
+        """The user's own label while fewer than ``user_series`` users have one, else *."""
+        name = user[:USER_LABEL_MAX]
+        if name in self._users:
+            return name
+        if len(self._users) < self._user_series and name != OTHERS:
+            self._users.add(name)
+            return name
+        return OTHERS
 
     @contextmanager
     def connection(self, listener: str) -> Iterator[None]:

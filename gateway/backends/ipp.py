@@ -73,23 +73,58 @@ log = logging.getLogger("gateway.backends.ipp")
 PROBE_MAX_AGE = 30.0
 CHUNK = 256 * 1024
 
-#: Capabilities the IPP front-end may show for an IPP-backed queue.
+#: Capabilities the IPP front-end may show for an IPP-backed queue: the printer's
+#: own values of what it decides (media, sides, colour, quality, trays,
+#: supplies), set over the queue's IPP Everywhere defaults
+#: (gateway/ipp/server/everywhere.py).
 SHOWN_CAPABILITIES = (
     "media-supported",
     "media-default",
     "media-ready",
     "media-col-supported",
+    "media-col-database",
+    "media-col-default",
+    "media-col-ready",
+    "media-size-supported",
+    "media-source-supported",
+    "media-type-supported",
+    "media-bottom-margin-supported",
+    "media-left-margin-supported",
+    "media-right-margin-supported",
+    "media-top-margin-supported",
     "sides-supported",
     "sides-default",
     "finishings-supported",
     "finishings-default",
+    "color-supported",
     "print-color-mode-supported",
     "print-color-mode-default",
     "print-quality-supported",
     "print-quality-default",
+    "print-rendering-intent-supported",
+    "print-rendering-intent-default",
+    "print-scaling-supported",
+    "print-scaling-default",
+    "print-content-optimize-supported",
+    "print-content-optimize-default",
     "orientation-requested-supported",
+    "orientation-requested-default",
+    "number-up-supported",
+    "page-ranges-supported",
     "output-bin-supported",
+    "output-bin-default",
     "printer-resolution-supported",
+    "printer-resolution-default",
+    "pwg-raster-document-resolution-supported",
+    "pwg-raster-document-type-supported",
+    "pwg-raster-document-sheet-back",
+    "urf-supported",
+    "pdf-versions-supported",
+    "document-format-preferred",
+    "printer-input-tray",
+    "printer-output-tray",
+    "printer-supply",
+    "printer-supply-description",
     "copies-supported",
 )
 
@@ -103,11 +138,8 @@ PROBE_ATTRIBUTES = (
     "printer-state-message",
     "printer-is-accepting-jobs",
     "job-sheets-supported",
-    "number-up-supported",
-    "page-ranges-supported",
     "printer-make-and-model",
     "ipp-versions-supported",
-    "urf-supported",
     *SHOWN_CAPABILITIES,
 )
 
@@ -124,6 +156,9 @@ JOB_TEMPLATE: dict[str, int] = {
     "finishings": ValueTag.ENUM,
     "page-ranges": ValueTag.RANGE_OF_INTEGER,
     "job-sheets": ValueTag.KEYWORD,
+    "print-scaling": ValueTag.KEYWORD,
+    "print-rendering-intent": ValueTag.KEYWORD,
+    "print-content-optimize": ValueTag.KEYWORD,
 }
 
 TRANSIENT_STATUS = {
@@ -658,12 +693,23 @@ class IppBackend:
 
     def capabilities(self) -> Capabilities:
         """The printer's formats and job-template capabilities (the same object
-        until the next probe, so the IPP front-end can tell nothing changed)."""
+        until the next probe, so the IPP front-end can tell nothing changed).
+
+        application/octet-stream is left out of the formats: it says the printer
+        sniffs, not that it prints any format, so the gateway converts to a
+        format the printer names. Attributes the printer answers with an
+        out-of-band value (unknown, no-value) are left for the defaults."""
         made = self._capabilities
         if made is not None and made[0] is self._attributes:
             return made[1]
-        formats = tuple(str(v) for v in self._values("document-format-supported")) or None
-        shown = {n: self._attributes[n] for n in SHOWN_CAPABILITIES if n in self._attributes}
+        named = (str(v) for v in self._values("document-format-supported"))
+        formats = tuple(f for f in named if f.lower() != "application/octet-stream") or None
+        shown = {
+            n: a
+            for n in SHOWN_CAPABILITIES
+            if (a := self._attributes.get(n)) is not None
+            and not all(0x10 <= v.tag <= 0x1F for v in a.values)  # out-of-band (RFC 8010 3.5.2)
+        }
         caps = Capabilities(document_formats=formats, printer_attributes=shown)
         self._capabilities = (self._attributes, caps)
         return caps

@@ -67,6 +67,7 @@ from gateway.backends.base import (
     parse_options,
 )
 from gateway.config import parse_bool
+from gateway.convert.formats import KNOWN, POSTSCRIPT, TEXT, base
 from gateway.core.job import Job, JobState
 from gateway.core.translate import (
     LpdOutputOptions,
@@ -152,6 +153,17 @@ def _choice(
     return parse
 
 
+def _formats(value: Any) -> tuple[str, ...]:
+    """A comma-separated list of MIME media types the gateway knows (or a TOML list)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    formats = tuple(dict.fromkeys(base(str(item)) for item in items if str(item).strip()))
+    unknown = [f for f in formats if f not in KNOWN]
+    if not formats or unknown:
+        shown = ", ".join(unknown) if unknown else repr(value)
+        raise ValueError(f"{shown}: not a list of {', '.join(KNOWN)}")
+    return formats
+
+
 def _agent(value: Any) -> str:
     agent = str(value).strip()
     if not agent or any(c.isspace() for c in agent):
@@ -177,6 +189,7 @@ class LpdSettings(LpdOutputOptions):
     agent: str | None = None
     long_status: bool = True
     waitjob: bool = False
+    formats: tuple[str, ...] = (POSTSCRIPT, TEXT)
 
     @classmethod
     def parse(cls, options: Mapping[str, Any], *, host: str = "") -> LpdSettings:
@@ -274,6 +287,14 @@ LPD_OPTIONS: Final[Mapping[str, BackendOption]] = option_table(
         _switch,
         "on|off: send the next job only when this one left the remote queue (the dispatcher waits)",
     ),
+    BackendOption(
+        "formats",
+        (str, list),
+        _formats,
+        "MIME types the LPD printer prints, comma-separated (application/postscript,"
+        "text/plain): the gateway converts every other document to the first of them "
+        "it can make, and the queue offers what it can convert",
+    ),
 )
 
 
@@ -295,34 +316,6 @@ def split_uri(uri: str) -> tuple[str, int, str, dict[str, str]]:
         key, _, value = item.partition("=")
         options[unquote(key).strip().lower()] = unquote(value).strip()
     return parts.hostname, parts.port or LPD_PORT, queue, options
-
-
-#: Formats an LPD-backed queue advertises (passed through with l, or f for text).
-LPD_DOCUMENT_FORMATS: tuple[str, ...] = (
-    "application/octet-stream",
-    "application/pdf",
-    "application/postscript",
-    "application/vnd.hp-PCL",
-    "image/pwg-raster",
-    "image/urf",
-    "text/plain",
-)
-
-#: Job template the LPD protocol cannot express, advertised as its single default.
-LPD_PRINTER: dict[str, Any] = {
-    "sides-supported": ["one-sided"],
-    "sides-default": "one-sided",
-    "number-up-supported": [1],
-    "number-up-default": 1,
-    "orientation-requested-supported": [3],
-    "orientation-requested-default": 3,
-    "print-quality-supported": [4],
-    "print-quality-default": 4,
-}
-
-LPD_CAPABILITIES = Capabilities(
-    document_formats=LPD_DOCUMENT_FORMATS, printer_attributes=LPD_PRINTER
-)
 
 
 class LpdBackend:
@@ -353,6 +346,8 @@ class LpdBackend:
             timeout=self.settings.timeout,
             connect_timeout=min(self.settings.timeout, 30.0),
         )
+        #: The same object until the options change (the IPP front-end keys on it).
+        self._capabilities = Capabilities(document_formats=self.settings.formats)
         self._following: dict[int, int] = {}  # LPD job number -> gateway job id
         self._sent_at: dict[int, float] = {}  # number -> when sent, until first listed
         self._listing: QueueStatus | None = None
@@ -600,11 +595,11 @@ class LpdBackend:
         )
 
     def capabilities(self) -> Capabilities:
-        """What LPD can carry: any format passes (the print letter is the only
-        format information LPD has, and the remote decides what it can print), and
-        of the job template only copies and the banner; sides, number-up,
-        orientation and finishing are lost on the way, so they are not offered."""
-        return LPD_CAPABILITIES
+        """The formats the LPD printer prints (the ``formats`` option): LPD itself
+        carries no capabilities, so documents are converted to one of them, and
+        what the queue offers beyond (media, colour, two-sided printing) comes
+        from the queue's configuration (gateway/ipp/server/everywhere.py)."""
+        return self._capabilities
 
     async def aclose(self) -> None:
         """Nothing to release: every call opens and closes its own connection."""

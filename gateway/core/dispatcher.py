@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 import trio
 
 from gateway.backends.base import BackendBusy, BackendError, PermanentBackendError, Submission
+from gateway.core.conversion import ConversionFailed, ConversionStage, printable
 from gateway.core.job import Job, JobState
 from gateway.core.polling import PollSettings, StatusPoller
 from gateway.core.queues import Queue, Queues
@@ -117,8 +118,10 @@ class Dispatcher:
         multiple_operation_timeout: float = 300.0,
         clock: Callable[[], float] = time.time,
         polling: PollSettings | None = None,
+        conversion: ConversionStage | None = None,
     ) -> None:
         self.spool = spool
+        self.conversion = conversion
         self.queues = queues
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -142,12 +145,31 @@ class Dispatcher:
     def wake(self, queue: str | None = None) -> None:
         """Make a queue's worker (or every worker) look for work now, starting
         it if it is not running."""
-        names = [queue] if queue is not None else list(self._wakeups)
+        names = [queue] if queue is not None else [q.name for q in self.queues]
         for name in names:
-            event = self._wakeups.get(name)
-            if event is not None:
-                event.set()
+            if name in self.queues:
+                self._wakeup(name).set()
                 self._start_worker(name)
+
+    def _wakeup(self, name: str) -> trio.Event:
+        """The event a queue's worker sleeps on (made for a queue added at run time)."""
+        event = self._wakeups.get(name)
+        if event is None:
+            event = self._wakeups[name] = trio.Event()
+        return event
+
+    def queue_added(self, name: str) -> None:
+        """A queue was added to `queues` at run time (System Service, reload): start
+        forwarding its jobs."""
+        self.wake(name)
+        self.poller.poke(name)
+
+    def queue_removed(self, name: str) -> None:
+        """A queue was taken out of `queues`: its worker ends at its next look (a job
+        being forwarded finishes first); its jobs stay in the spool."""
+        event = self._wakeups.pop(name, None)
+        if event is not None:
+            event.set()
 
     @property
     def workers(self) -> frozenset[str]:
@@ -162,7 +184,7 @@ class Dispatcher:
         self._nursery.start_soon(self._worker, queue)
 
     async def _sleep(self, queue: Queue, delay: float) -> None:
-        event = self._wakeups[queue.name]
+        event = self._wakeup(queue.name)
         with trio.move_on_after(delay):
             await event.wait()
         if event.is_set():
@@ -257,10 +279,10 @@ class Dispatcher:
 
     async def _work(self, queue: Queue) -> None:
         while True:
-            event = self._wakeups[queue.name]
+            event = self._wakeup(queue.name)
             if event.is_set():
                 self._wakeups[queue.name] = trio.Event()
-            if not queue.enabled:
+            if not queue.enabled or self.queues.get(queue.name) is not queue:
                 return
             job = self.spool.next_pending(queue.name)
             if job is None:
@@ -324,7 +346,15 @@ class Dispatcher:
         try:
             with scope:
                 try:
+                    job = await self._printable(queue, job)
                     result = await self._submit(queue, job)
+                except ConversionFailed as exc:
+                    done = await self._settle(
+                        job, JobState.ABORTED, ("document-unprintable-error",), exc.reason
+                    )
+                    if done is not None:
+                        job_event("failed", done, level=logging.WARNING, reason=exc.reason)
+                    return None
                 except BackendError as exc:
                     await self._failed(queue, job, exc)
                     return None
@@ -386,6 +416,23 @@ class Dispatcher:
             return None
         self._start_tracking(job)
         return job.id
+
+    async def _printable(self, queue: Queue, job: Job) -> Job:
+        """The job as the backend sends it: documents converted for the printer
+        (gateway/core/conversion.py), recorded in the spool first. A backend whose
+        capabilities come from the printer (``probe``) is asked first."""
+        if self.conversion is None or not self.conversion.settings.enabled:
+            return job
+        probe = getattr(queue.backend, "probe", None)
+        if probe is not None:
+            await probe()
+        caps = queue.backend.capabilities()
+        if not self.conversion.needed(caps):
+            return job
+        prepared = await self.conversion.prepare(job, caps)
+        if prepared is not job:
+            job_event("converted", prepared, pages=prepared.pages)
+        return printable(prepared)
 
     async def _submit(self, queue: Queue, job: Job) -> Submission:
         """Hand the job to the backend, asking again while the printer is busy."""

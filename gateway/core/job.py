@@ -214,6 +214,10 @@ class Document:
             data["pages"] = self.pages
         return data
 
+    def evolve_attributes(self, attributes: Attributes) -> Document:
+        """A copy with other document attributes."""
+        return replace(self, attributes=attributes)
+
     @property
     def for_printer(self) -> Document:
         """The document as the backend sends it: the converted file when there is

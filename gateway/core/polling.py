@@ -156,8 +156,8 @@ class StatusPoller:
         """Queue `name` got work: ask it within one busy interval."""
         due = self._due.get(name)
         soon = trio.current_time() + self.settings.busy_interval
-        if due is not None and due > soon:
-            self._schedule(name, soon)
+        if (due is None and name in self.queues) or (due is not None and due > soon):
+            self._schedule(name, soon)  # (not scheduled yet: a queue added at run time)
 
     def _next(self) -> tuple[float, str] | None:
         while self._heap:

@@ -109,6 +109,8 @@ class Operation(enum.IntEnum):
     SET_SYSTEM_ATTRIBUTES = 0x0062
     SHUTDOWN_ALL_PRINTERS = 0x0063
     STARTUP_ALL_PRINTERS = 0x0064
+    GET_PRINTER_RESOURCES = 0x0065
+    RESTART_ONE_PRINTER = 0x0067
     # CUPS vendor operations (0x4000 is reserved "private")
     CUPS_GET_DEFAULT = 0x4001
     CUPS_GET_PRINTERS = 0x4002

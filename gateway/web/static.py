@@ -81,6 +81,8 @@ SCRIPT = """
     {get: function (j) { return j.origin; }},
     {get: function (j) { return j.size === null ? '' : String(j.size); },
      cls: function () { return 'num'; }},
+    {get: function (j) { return j.pages === null ? '' : String(j.pages); },
+     cls: function () { return 'num'; }},
     {get: function (j) { return j.state; }, cls: function (j) { return 'state-' + j.state; }},
     {get: function (j) { return j.created; }},
     {get: function (j) { return j.completed; }},

@@ -96,6 +96,7 @@ def job_row(job: Job, *, details: bool = True) -> dict[str, Any]:
         "name": "",
         "origin": "",
         "size": None,
+        "pages": None,
         "state": job.state.keyword,
         "created": _when(job.created),
         "completed": _when(job.completed),
@@ -109,6 +110,7 @@ def job_row(job: Job, *, details: bool = True) -> dict[str, Any]:
             origin=job.origin.frontend.value.upper()
             + (f" from {job.origin.peer}" if job.origin.peer else ""),
             size=job.size,
+            pages=job.pages,
             backend_job=job.backend_job_id or "",
             message=job.state_message,
         )
@@ -300,13 +302,14 @@ class StatusPages:
                 f"<td>{e(j['queue'])}</td><td>{e(j['owner'])}</td><td>{e(j['name'])}</td>"
                 f"<td>{e(j['origin'])}</td>"
                 f'<td class="num">{"" if j["size"] is None else j["size"]}</td>'
+                f'<td class="num">{"" if j["pages"] is None else j["pages"]}</td>'
                 f'<td class="state-{e(j["state"])}">{e(j["state"])}</td>'
                 f"<td>{e(j['created'])}</td><td>{e(j['completed'])}</td>"
                 f"<td>{e(j['backend_job'])}</td><td>{e(j['message'])}</td>"
                 "</tr>"
                 for j in data["jobs"]
             )
-            or '<tr><td colspan="11" class="muted">none</td></tr>'
+            or '<tr><td colspan="12" class="muted">none</td></tr>'
         )
         problem = data["spool_problem"]
         alert = (
@@ -340,7 +343,7 @@ class StatusPages:
 <h2>Jobs</h2>
 <table>
 <thead><tr><th>Id</th><th>Queue</th><th>Owner</th><th>Name</th><th>Origin</th>
-<th>Size</th><th>State</th><th>Created</th><th>Ended</th><th>Backend job</th>
+<th>Size</th><th>Pages</th><th>State</th><th>Created</th><th>Ended</th><th>Backend job</th>
 <th>Message</th></tr></thead>
 <tbody id="jobs">{job_rows}</tbody>
 </table>

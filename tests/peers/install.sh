@@ -21,7 +21,8 @@ libcups=$(pick libcups2t64 libcups2)
 apt-get install -y --no-install-recommends \
     lprng cups-daemon cups-common cups-ipp-utils "$libcups" rlpr \
     dbus avahi-daemon avahi-utils ca-certificates python3-venv python3-pip systemd \
-    chromium fonts-dejavu-core
+    chromium fonts-dejavu-core \
+    ghostscript poppler-utils qpdf cups-filters
 # The tests start avahi-daemon themselves, on loopback only (tests/peers/eve.py);
 # stop any instance the package scripts started with the default configuration.
 avahi-daemon --kill 2>/dev/null || true

@@ -75,6 +75,9 @@ class Spool:
         self._closed = False
         #: Why the last commit failed, while no commit has succeeded since (None: fine).
         self.commit_failure: str | None = None
+        #: Ended jobs wait for their accounting record before retention forgets them
+        #: (set by `gateway.core.accounting.Accountant`).
+        self.keep_unaccounted = False
 
     # ------------------------------------------------------------------
     # Opening, closing
@@ -466,7 +469,13 @@ class Spool:
     async def purge(self, now: float | None = None) -> list[int]:
         """Forget ended jobs past the history limits (count and age), and their files."""
         now = time.time() if now is None else now
-        ended = [j for j in self._index.jobs() if j.state.is_terminal and j.id not in self._newest]
+        ended = [
+            j
+            for j in self._index.jobs()
+            if j.state.is_terminal
+            and j.id not in self._newest
+            and (j.accounted or not self.keep_unaccounted)
+        ]
         doomed = retention.expired(
             ended, now=now, max_jobs=self.history_max_jobs, max_age=self.history_max_age
         )

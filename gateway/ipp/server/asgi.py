@@ -5,9 +5,10 @@ IPP on top. A request goes: Host allow-list (DNS-rebinding guard, HTTP 400
 otherwise) -> anything but POST goes to the read-only status pages
 (`gateway.web.status`) -> incremental `MessageParser` fed from ASGI
 ``receive()`` until end-of-attributes-tag (HTTP 400 if it cannot be framed) ->
-RFC 8011 Appendix C checks (`check_request`) -> authentication (`auth`) -> the
-operation's handler from the one table `handlers.HANDLERS`, which streams any
-document data from the remaining body chunks straight into the spool. The
+RFC 8011 Appendix C checks (`check_request`) -> authentication (`auth`: a
+password, a bearer token, a client certificate) -> the operation's handler
+from the one table `handlers.HANDLERS`, which streams any document data
+from the remaining body chunks straight into the spool. The
 response is always ``Content-Type: application/ipp`` in an HTTP 200; a handler
 that raises `OperationError` is answered with its status.
 
@@ -22,7 +23,11 @@ connection is closed, and whatever it was sending is discarded. Name and
 text values are cut to their RFC 8011 limits (name 255 octets, text 1023, on a
 UTF-8 character boundary) before anything reads them (`clip_strings`).
 Password checks go through `auth.PasswordChecks` (bounded, with back-off:
-HTTP 429 or 503 when refused).
+HTTP 429 or 503 when refused); bearer tokens through `oauth.BearerTokens`
+(HTTP 401 ``invalid_token``, 403 ``insufficient_scope``, 503 while the
+authorization server's keys cannot be had). A 401 offers every scheme the
+gateway takes: ``Bearer`` (with OAuth configured), then ``Basic`` (with a
+password file).
 
 No traceback reaches a client: the app boundary catches everything, logs one
 line and answers server-error-internal-error.
@@ -37,6 +42,7 @@ import math
 import socket
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 
@@ -52,12 +58,16 @@ from gateway.ipp.validate import check_request
 from gateway.throttle import Throttle
 from gateway.web.status import SignIn, StatusPages
 
-from . import auth
-from .auth import PasswordChecks, PasswordFile, Verdict
+from . import auth, oauth
+from .auth import Authenticated, PasswordChecks, PasswordFile, Verdict
 from .connections import ConnectionTable, source_of
 from .handlers import HANDLERS
+from .icons import CONTENT_TYPE as ICON_CONTENT_TYPE
+from .icons import icon_png
 from .intake import BodyPace, BodyReader, ClientGone, RequestTimeout
+from .oauth import BearerTokens, TokenError
 from .request import IppRequest, IppResponse, IppService, OperationError, respond
+from .tls import CLIENT_CERTIFICATES, certificate_user
 
 log = logging.getLogger("gateway.ipp")
 
@@ -69,7 +79,7 @@ IPP_CONTENT_TYPE = b"application/ipp"
 #: status-message is at most 255 octets (RFC 8011 section 4.1.6.2).
 MAX_STATUS_MESSAGE = 255
 #: name(MAX) and text(MAX) in octets (RFC 8011 section 5.1.2, 5.1.3).
-NAME_MAX = 255
+NAME_MAX = auth.NAME_MAX
 TEXT_MAX = 1023
 STRING_LIMITS = {
     ValueTag.NAME_WITHOUT_LANGUAGE: NAME_MAX,
@@ -179,6 +189,13 @@ class IppApp:
         self.passwords = (
             PasswordChecks(PasswordFile(ipp.password_file)) if ipp.password_file else None
         )
+        settings = service.context.config.oauth
+        self.tokens = BearerTokens(settings) if settings.issuer else None
+        # Mutual TLS: the handshake verified the certificate against client_ca.
+        self.certificate_user = (
+            settings.client_certificate_user if ipp.client_ca is not None else "off"
+        )
+        self.certificates = CLIENT_CERTIFICATES
         self._log_source = Throttle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -261,6 +278,11 @@ class IppApp:
             return
         if not host:
             host = str(server[0] or self.service.context.hostname)
+        if scope["method"] in ("GET", "HEAD"):
+            icon = icon_png(str(scope.get("path", "")))
+            if icon is not None:  # printer-icons: to anyone, they hold no data
+                await _send_icon(send, icon, head=scope["method"] == "HEAD")
+                return
         if scope["method"] != "POST":
             await self.pages(scope, receive, send)  # status pages, /metrics; 405 otherwise
             return
@@ -287,14 +309,14 @@ class IppApp:
         clipped = clip_strings(message)
         if clipped:
             log.debug("ipp: %s: %d name or text values cut to their limits", client[0], clipped)
-        user = None
-        credentials = auth.basic_credentials(headers.get("authorization", ""))
-        if credentials is not None and scheme == "ipps" and self.passwords is not None:
-            verdict = await self.passwords.check(_source(scope), *credentials)
-            if verdict is not Verdict.OK:
-                await self._refuse_credentials(scope, send, body, verdict, credentials[0])
-                return
-            user = credentials[0]
+        try:
+            proved = await self._authenticate(scope, headers, scheme, body, send)
+        except Refused:
+            return
+        operators = self.operators
+        if proved is not None and proved.operator:
+            # An operator by its token: one for this request, as ipp.operators are.
+            operators = operators | {proved.user}
         request = IppRequest(
             message=message,
             body=body,
@@ -302,19 +324,104 @@ class IppApp:
             host=host,
             scheme=scheme,
             port=port,
-            user=user,
+            user=proved.user if proved is not None else None,
             auth_on=self.auth_on,
-            operators=self.operators,
+            operators=operators,
         )
         try:
             response = await self.dispatch(request)
         except AuthRequired:
             await body.drain()
-            await _send_challenge(send)
+            await _send_challenge(send, self.challenges())
             return
         if not body.finished:
             await body.drain()
         await _send_ipp(send, response.encode())
+
+    async def _authenticate(
+        self, scope: Scope, headers: dict[str, str], scheme: str, body: BodyReader, send: Send
+    ) -> Authenticated | None:
+        """Who the request proves to be (see `auth`: a password, else a bearer
+        token, else a client certificate; over ipps only), None if it proves
+        nothing; `Refused` once it has answered wrong credentials."""
+        if scheme != "ipps":
+            return None
+        authorization = headers.get("authorization", "")
+        credentials = auth.basic_credentials(authorization)
+        if credentials is not None and self.passwords is not None:
+            verdict = await self.passwords.check(_source(scope), *credentials)
+            if verdict is not Verdict.OK:
+                await self._refuse_credentials(scope, send, body, verdict, credentials[0])
+                raise Refused
+            return Authenticated(credentials[0], "basic")
+        token = oauth.bearer_token(authorization) if self.tokens is not None else None
+        if token is not None and self.tokens is not None:
+            try:
+                found = await self.tokens.validate(token, lambda aud: self.names_us(scope, aud))
+            except TokenError as exc:
+                await self._refuse_token(scope, send, body, exc)
+                raise Refused from None
+            return Authenticated(found.name, "oauth", operator=found.operator)
+        if self.certificate_user != "off":
+            certificate = self.certificates.lookup(scope.get("client"), scope.get("server"))
+            name = certificate_user(certificate, self.certificate_user) if certificate else None
+            if name:
+                return Authenticated(name, "certificate")
+        return None
+
+    def names_us(self, scope: Scope, audience: str) -> bool:
+        """Whether a token audience is one of this gateway's printer URIs (the
+        rule while ``oauth.audience`` is empty): ``ipp`` or ``ipps``, a host name
+        the gateway answers to (`HostAllowList`), one of its IPP ports (631 if
+        none is given), and the path of one of its printers."""
+        try:
+            parts = urlsplit(audience)
+            port = parts.port or 631
+        except ValueError:
+            return False
+        if parts.scheme not in ("ipp", "ipps") or not parts.hostname:
+            return False
+        if port not in {lst.port for lst in self.service.listeners}:
+            return False
+        server = scope.get("server") or (None, None)
+        if not self.allow.allows(parts.hostname, server[0]):
+            return False
+        return self.service.queue_for_path(parts.path or "/") is not None
+
+    def challenges(self, error: TokenError | None = None) -> list[str]:
+        """The WWW-Authenticate values of a 401 (or 403): Bearer with OAuth
+        configured (with `error` when a token was refused), Basic with a
+        password file (or when nothing else is configured)."""
+        found = [self.tokens.challenge(error)] if self.tokens is not None else []
+        if self.passwords is not None or not found:
+            found.append(auth.CHALLENGE)
+        return found
+
+    async def _refuse_token(
+        self, scope: Scope, send: Send, body: BodyReader, error: TokenError
+    ) -> None:
+        """Answer a request whose bearer token was refused: 401 or 403 with the
+        RFC 6750 challenge (after reading the body), 503 (closing) when the keys
+        to check it with cannot be had."""
+        held = self._log_source(f"token {_source(scope)}")
+        if held is not None:
+            log.warning(
+                "ipp: %s: bearer token refused: %s%s",
+                _peer(scope),
+                error.description,
+                Throttle.more(held),
+            )
+        if error.status == 503:
+            await _send_plain(
+                send,
+                503,
+                f"{error.description}, try again later\n",
+                close=_http1(scope),
+                retry_after=math.ceil(oauth.MIN_REFETCH),
+            )
+            return
+        await body.drain()
+        await _send_challenge(send, self.challenges(error), status=error.status)
 
     async def _page_password(self, peer: str, user: str, password: str) -> bool:
         """The status pages' password check: IPP's own, with its limits."""
@@ -340,7 +447,7 @@ class IppApp:
                     Throttle.more(held),
                 )
             await body.drain()
-            await _send_challenge(send)
+            await _send_challenge(send, self.challenges())
             return
         assert self.passwords is not None
         if verdict is Verdict.BLOCKED:
@@ -416,10 +523,15 @@ class IppApp:
                 if request.scheme == "ipps":
                     raise AuthRequired
                 tls = [lst.port for lst in self.service.listeners if lst.scheme == "ipps"]
+                what = "a user name and password"
+                if self.tokens is not None:
+                    what = (
+                        "an OAuth token" if self.passwords is None else what + " or an OAuth token"
+                    )
                 return respond(
                     request,
                     StatusCode.CLIENT_ERROR_NOT_AUTHENTICATED,
-                    "this printer needs a user name and password, accepted over ipps:// only"
+                    f"this printer needs {what}, accepted over ipps:// only"
                     + (f" (port {tls[0]})" if tls else ""),
                 )
         try:
@@ -472,19 +584,19 @@ class AuthRequired(Exception):
     """The operation needs an authenticated user and none was given (HTTP 401)."""
 
 
-async def _send_challenge(send: Send) -> None:
-    body = b"authentication required\n"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"www-authenticate", auth.CHALLENGE.encode()),
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+class Refused(Exception):
+    """The request's credentials were refused, and it has been answered."""
+
+
+async def _send_challenge(send: Send, challenges: list[str], *, status: int = 401) -> None:
+    """HTTP 401 (or 403) with one WWW-Authenticate field per challenge."""
+    body = b"authentication required\n" if status == 401 else b"not allowed\n"
+    headers = [(b"www-authenticate", challenge.encode("latin-1")) for challenge in challenges]
+    headers += [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -525,6 +637,18 @@ async def _send_ipp(send: Send, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_icon(send: Send, png: bytes, *, head: bool) -> None:
+    """A printer icon (gateway/ipp/server/icons.py), cacheable for a day."""
+    headers = [
+        (b"content-type", ICON_CONTENT_TYPE.encode()),
+        (b"content-length", str(len(png)).encode()),
+        (b"cache-control", b"public, max-age=86400"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else png, "more_body": False})
 
 
 async def _send_plain(

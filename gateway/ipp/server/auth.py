@@ -1,4 +1,23 @@
-"""IPP authentication: HTTP Basic over TLS against a file of salted password hashes.
+"""IPP authentication: who a request proves to be, and the password file.
+
+A request over the ipps:// listener proves its user in one of three ways,
+tried in this order (the first one present decides; a wrong one is refused,
+never passed over for the next):
+
+- HTTP Basic against a file of salted password hashes (below);
+- an OAuth 2.0 bearer token (PWG 5100.23, RFC 6750), checked in `oauth`
+  against the configured authorization server (``[oauth]``): the user is
+  the token's subject (or ``oauth.user_claim``);
+- with mutual TLS (``ipp.client_ca``), the verified client certificate: the
+  user is its subject commonName or e-mail address
+  (``oauth.client_certificate_user``; `tls.ClientCertificates`).
+
+A user proved so is the request's user whatever requesting-user-name says
+(RFC 8011 section 9.3: job-originating-user-name is the most authenticated
+name), and an operator when listed in ``ipp.operators`` (or, for a token,
+by ``oauth.operator_scope`` / ``oauth.operator_groups``); the rules that
+follow are the core's (`gateway.core.policy`). Names from a token or a
+certificate are cleaned by `user_name` first.
 
 The policy (``ipp.auth``, or a queue's own ``auth``) says which operations
 need a user:
@@ -9,11 +28,14 @@ need a user:
   anonymous, every job operation needs a user.
 - ``all``: every operation needs a user.
 
-Credentials are only taken over the ipps:// listener: a request that needs a
-user on the plain listener is answered client-error-not-authenticated with a
-pointer to ipps, never with a challenge that would send a password in clear.
-On ipps:// a missing or wrong password gets HTTP 401 with
-``WWW-Authenticate: Basic realm="lpd-ipp-gateway"``.
+Credentials are only taken over the ipps:// listener (a bearer token too,
+from loopback clients as well: it can be replayed like a password): a
+request that needs a user on the plain listener is answered
+client-error-not-authenticated with a pointer to ipps, never with a challenge
+that would send a password or a token in clear. On ipps:// a missing or
+wrong password gets HTTP 401 with ``WWW-Authenticate: Basic
+realm="lpd-ipp-gateway"``, and, with OAuth configured, a ``Bearer`` challenge
+too (`oauth.bearer_challenge`).
 
 The password file holds one ``user:scrypt$N$r$p$SALT$HASH`` line per user
 (base64 salt and hash; ``#`` starts a comment); ``lpd-ipp-gateway passwd``
@@ -56,6 +78,9 @@ log = logging.getLogger("gateway.ipp.auth")
 REALM = "lpd-ipp-gateway"
 CHALLENGE = f'Basic realm="{REALM}", charset="UTF-8"'
 
+#: name(MAX) in octets (RFC 8011 section 5.1.3).
+NAME_MAX = 255
+
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -71,6 +96,15 @@ PRINTER_READS = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """Who a request proved to be, and how (see the module doc)."""
+
+    user: str
+    method: str  # basic | oauth | certificate
+    operator: bool = False  # an operator by its token (operator_scope, operator_groups)
+
+
 def needs_user(policy: str, operation: int) -> bool:
     """Whether ``operation`` needs an authenticated user under ``policy``."""
     if policy == "all":
@@ -78,6 +112,18 @@ def needs_user(policy: str, operation: int) -> bool:
     if policy == "jobs":
         return operation not in PRINTER_READS
     return False
+
+
+def user_name(text: str) -> str:
+    """A user name from a token claim or a certificate, as IPP keeps one: no
+    control or other unprintable characters, no blanks around it, at most
+    `NAME_MAX` octets of UTF-8 (cut on a character boundary); "" if nothing
+    is left."""
+    cleaned = "".join(c for c in text if c.isprintable()).strip()
+    data = cleaned.encode("utf-8")
+    if len(data) <= NAME_MAX:
+        return cleaned
+    return data[:NAME_MAX].decode("utf-8", "ignore").rstrip()
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:

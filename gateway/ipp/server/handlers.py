@@ -7,9 +7,10 @@ table is answered server-error-operation-not-supported.
 
 Handlers are grouped by the IPP object they work on: `printer` (the Printer and
 its administration), `job` (creating, reading and changing jobs), `document`
-(Send-Document and the Document object of PWG 5100.5) and `subscription`
-(RFC 3995 / RFC 3996). Each is ``async (IppService, IppRequest) -> IppResponse``
-and raises `OperationError` to answer with another status.
+(Send-Document and the Document object of PWG 5100.5), `subscription`
+(RFC 3995 / RFC 3996) and `system` (the System Service of PWG 5100.22). Each
+is ``async (IppService, IppRequest) -> IppResponse`` and raises
+`OperationError` to answer with another status.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.ipp.operations import Operation
 
-from . import document, job, printer, subscription
+from . import document, job, printer, subscription, system
 from .request import IppRequest, IppResponse, IppService
 
 Handler = Callable[[IppService, IppRequest], Awaitable[IppResponse]]
@@ -73,10 +74,28 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.CREATE_PRINTER_SUBSCRIPTIONS: subscription.create_subscriptions,
     Operation.CREATE_JOB_SUBSCRIPTIONS: subscription.create_subscriptions,
     Operation.GET_SUBSCRIPTION_ATTRIBUTES: subscription.get_subscription_attributes,
-    Operation.GET_SUBSCRIPTIONS: subscription.get_subscriptions,
+    Operation.GET_SUBSCRIPTIONS: system.get_subscriptions,  # the System's, or subscription.py
     Operation.RENEW_SUBSCRIPTION: subscription.renew_subscription,
     Operation.CANCEL_SUBSCRIPTION: subscription.cancel_subscription,
     Operation.GET_NOTIFICATIONS: subscription.get_notifications,
+    # The System Service (PWG 5100.22), at ipp://HOST:PORT/ipp/system
+    Operation.GET_SYSTEM_ATTRIBUTES: system.get_system_attributes,
+    Operation.GET_SYSTEM_SUPPORTED_VALUES: system.get_system_supported_values,
+    Operation.SET_SYSTEM_ATTRIBUTES: system.set_system_attributes,
+    Operation.GET_PRINTERS: system.get_printers,
+    Operation.CREATE_PRINTER: system.create_printer,
+    Operation.DELETE_PRINTER: system.delete_printer,
+    Operation.CREATE_SYSTEM_SUBSCRIPTIONS: system.create_system_subscriptions,
+    Operation.DISABLE_ALL_PRINTERS: system.all_printers,
+    Operation.ENABLE_ALL_PRINTERS: system.all_printers,
+    Operation.PAUSE_ALL_PRINTERS: system.all_printers,
+    Operation.PAUSE_ALL_PRINTERS_AFTER_CURRENT_JOB: system.all_printers,
+    Operation.RESUME_ALL_PRINTERS: system.all_printers,
+    Operation.SHUTDOWN_ALL_PRINTERS: system.all_printers,
+    Operation.STARTUP_ALL_PRINTERS: system.all_printers,
+    Operation.SHUTDOWN_ONE_PRINTER: system.one_printer,
+    Operation.STARTUP_ONE_PRINTER: system.one_printer,
+    Operation.RESTART_ONE_PRINTER: system.one_printer,
 }
 
 __all__ = ["HANDLERS", "Handler"]

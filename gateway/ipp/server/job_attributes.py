@@ -49,6 +49,7 @@ JOB_TEMPLATE_SYNTAX: dict[str, int] = {
     "print-color-mode": ValueTag.KEYWORD,
     "print-content-optimize": ValueTag.KEYWORD,
     "print-quality": ValueTag.ENUM,
+    "print-rendering-intent": ValueTag.KEYWORD,
     "print-scaling": ValueTag.KEYWORD,
     "printer-resolution": ValueTag.RESOLUTION,
     "sides": ValueTag.KEYWORD,
@@ -118,6 +119,8 @@ JOB_DESCRIPTION = (
     "job-state-message",
     "job-k-octets",
     "job-impressions-completed",
+    "job-impressions",
+    "job-media-sheets",
     "job-printer-up-time",
     "number-of-documents",
     "number-of-intervening-jobs",
@@ -241,6 +244,22 @@ def _date(seconds: float | None) -> Value:
     return Value(ValueTag.DATE_TIME, date_time(seconds))
 
 
+def counted_pages(job: Job) -> tuple[int, int] | None:
+    """job-impressions and job-media-sheets from the pages the conversion counted
+    (None until every document is counted). RFC 8011 5.3.17: impressions leave
+    copies out, media sheets count them, and a two-sided sheet holds two pages."""
+    pages = job.pages
+    if pages is None:
+        return None
+    copies = job.attributes.get("copies", 1)
+    copies = copies if isinstance(copies, int) and copies > 0 else 1
+    two_sided = str(job.attributes.get("sides", "one-sided")).startswith("two-sided")
+    per_copy = sum(
+        ((doc.pages or 0) + 1) // 2 if two_sided else (doc.pages or 0) for doc in job.documents
+    )
+    return pages, per_copy * copies
+
+
 def _time(seconds: float | None) -> Value:
     if seconds is None:
         return Value.out_of_band(OutOfBand.NO_VALUE)
@@ -288,6 +307,11 @@ def job_group(
         put("job-state-message", Value(ValueTag.TEXT, job.state_message[:1023]))
     put("job-k-octets", Value(ValueTag.INTEGER, min(job.k_octets, 2**31 - 1)))
     put("job-impressions-completed", Value(ValueTag.INTEGER, job.impressions_completed))
+    counted = counted_pages(job)
+    if counted is not None:
+        impressions, sheets = counted
+        put("job-impressions", Value(ValueTag.INTEGER, impressions))
+        put("job-media-sheets", Value(ValueTag.INTEGER, sheets))
     put("number-of-documents", Value(ValueTag.INTEGER, len(job.documents)))
     if not job.state.is_terminal:
         put("number-of-intervening-jobs", Value(ValueTag.INTEGER, intervening))

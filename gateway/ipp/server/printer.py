@@ -4,37 +4,51 @@ Why: RFC 8011 sections 4.2.5 Get-Printer-Attributes, 4.2.7-4.2.9 Pause-Printer,
 Resume-Printer and Purge-Jobs; RFC 3380 Set-Printer-Attributes and
 Get-Printer-Supported-Values; RFC 3998 and PWG 5100.11 printer administration;
 PWG 5100.13 Identify-Printer; the CUPS-Get-Printers and CUPS-Get-Default
-extensions. Printer administration changes the queue's in-memory switches
-(`Queue.enabled`, `Queue.accepting`, `Queue.hold_new_jobs`) and is for
-operators only (`check_admin`).
+extensions. Printer administration is for operators only (`check_admin`): it
+changes the queue's switches (`SWITCHING` says how each operation does) through
+`Queues.set_switches`, and printer attributes (`SETTABLE`) through the queues'
+`Administration`, both durable before they take effect, so a restart keeps
+them (gateway/core/admin.py). The System Service (system.py) uses the same
+table for its all-printers and one-printer operations.
+
+A queue that has a printer-id (PWG 5100.22) also shows ``printer-id`` and
+``printer-xri-supported`` (one collection per printer-uri-supported).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from gateway.core.job import JobState
 from gateway.core.polling import is_local
-from gateway.core.queues import Queue, QueueState
-from gateway.ipp.attributes import Group
+from gateway.core.queues import Queue, QueueState, Switches
+from gateway.core.spool import SpoolError
+from gateway.ipp.attributes import Attribute, Collection, Group
 from gateway.ipp.operations import Operation
 from gateway.ipp.status import StatusCode
 from gateway.ipp.tags import DelimiterTag, ValueTag
+from gateway.ipp.values import OutOfBand
 
 from .job import cancel_each, release_held
 from .job_attributes import date_time
 from .printer_attributes import (
     LIVE_NAMES,
+    WEB_NAMES,
     Listener,
     encode_attribute,
+    encode_one,
     printer_alerts,
     uri_attributes,
+    wanted_printer_attributes,
+    web_attributes,
 )
 from .request import (
     NAME_TAGS,
+    SYSTEM_SUBSCRIPTIONS,
     IppRequest,
     IppResponse,
     IppService,
@@ -47,6 +61,7 @@ from .request import (
     requested_attributes,
     respond,
     string_op,
+    unsupported_value,
 )
 
 log = logging.getLogger("gateway.ipp")
@@ -112,6 +127,8 @@ def printer_bytes(
                     live = _live_attributes(service, request, queue, path, wanted, state, second)
                 piece = live[name]
             raw += piece
+        if queue.printer_id:
+            raw += _system_pieces(service, request, queue, path, asked)
         cached = bytes(raw)
         keep = not listing or len(cached) <= LISTING_KEEP
         if keep:
@@ -147,15 +164,19 @@ def _live_attributes(
         used = Listener(request.scheme, request.port)
         policy = service.policy(queue)
         for attribute in uri_attributes(
-            service.listeners, request.host, path, used, basic_auth=policy != "none"
+            service.listeners,
+            request.host,
+            path,
+            used,
+            basic_auth=policy != "none",
+            oauth=bool(service.context.config.oauth.issuer),
         ):
             live[attribute.name] = encode_attribute(attribute)
-    if "printer-more-info" in wanted:
+    if not WEB_NAMES_SET.isdisjoint(wanted):  # status page, supplies page, icons
         base = service.base(request)
-        more_info = base.replace("ipps://", "https://").replace("ipp://", "http://")
-        live["printer-more-info"] = _encoded(
-            "printer-more-info", Group.add_uri, f"{more_info}/printers/{queue.name}"
-        )  # the status page
+        web = base.replace("ipps://", "https://").replace("ipp://", "http://")
+        for attribute in web_attributes(web, queue.name):
+            live[attribute.name] = encode_attribute(attribute)
     for name in wanted:
         if name in live or name not in LIVE_VALUES:
             continue
@@ -216,7 +237,54 @@ def _encoded(name: str, add: Callable[..., Group], *values: Any) -> bytes:
 
 
 URI_NAMES = frozenset(LIVE_NAMES[:3])
+WEB_NAMES_SET = frozenset(WEB_NAMES)
 ALERT_NAMES = frozenset({"printer-alert", "printer-alert-description"})
+
+#: PWG 5100.22 printer attributes, shown by queues that have a printer-id (after
+#: the others): the queue's number on the System and one xri per printer URI.
+SYSTEM_NAMES = ("printer-id", "printer-xri-supported")
+_SYSTEM_SELECTIONS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _system_pieces(
+    service: IppService, request: IppRequest, queue: Queue, path: str, asked: tuple[str, ...]
+) -> bytes:
+    """The encoded `SYSTEM_NAMES` that requested-attributes `asked` selects."""
+    names = _SYSTEM_SELECTIONS.get(asked)
+    if names is None:
+        names = tuple(wanted_printer_attributes(asked, SYSTEM_NAMES))
+        if len(_SYSTEM_SELECTIONS) >= ENCODED_KEPT:
+            _SYSTEM_SELECTIONS.clear()
+        _SYSTEM_SELECTIONS[asked] = names
+    out = bytearray()
+    if "printer-id" in names:
+        out += encode_one(ValueTag.INTEGER, "printer-id", queue.printer_id)
+    if "printer-xri-supported" in names:
+        xri = Attribute.of(
+            "printer-xri-supported",
+            ValueTag.BEG_COLLECTION,
+            *xri_supported(service, request, queue, path),
+        )
+        out += encode_attribute(xri)
+    return bytes(out)
+
+
+def xri_supported(
+    service: IppService, request: IppRequest, queue: Queue, path: str
+) -> list[Collection]:
+    """printer-xri-supported (PWG 5100.22): xri-uri, xri-security and
+    xri-authentication of each printer URI, as printer-uri-supported lists them."""
+    used = Listener(request.scheme, request.port)
+    uris, security, authentication = uri_attributes(
+        service.listeners, request.host, path, used, basic_auth=service.policy(queue) != "none"
+    )
+    return [
+        Collection()
+        .add_uri("xri-uri", str(uri.value))
+        .add_keyword("xri-security", str(sec.value))
+        .add_keyword("xri-authentication", str(auth.value))
+        for uri, sec, auth in zip(uris.values, security.values, authentication.values, strict=True)
+    ]
 
 
 async def get_printer_attributes(service: IppService, request: IppRequest) -> IppResponse:
@@ -274,64 +342,193 @@ async def identify_printer(service: IppService, request: IppRequest) -> IppRespo
 
 
 async def get_printer_supported_values(service: IppService, request: IppRequest) -> IppResponse:
-    """RFC 3380 section 4.3: no printer attribute is settable, so nothing to list."""
+    """RFC 3380 section 4.3: the printer attributes an operator may set
+    (`SETTABLE`), each with the out-of-band 'admin-define' (any text, name or
+    geo: URI the operator chooses)."""
     service.printer_target(request)
-    return respond(request)
+    asked = requested_attributes(request)
+    names = [n for n in SETTABLE if not asked or "all" in asked or n in asked]
+    response = respond(request)
+    if names:
+        group = response.message.add_group(DelimiterTag.PRINTER_ATTRIBUTES)
+        for name in names:
+            group.add_out_of_band(name, OutOfBand.ADMIN_DEFINE)
+    return response
+
+
+#: Printer attributes an operator may set (Set-Printer-Attributes; Create-Printer
+#: takes them too): the syntaxes each one accepts and its longest text. Values are
+#: kept by the queues' administration (gateway/core/admin.py, `PRINTER_SETTABLE`).
+SETTABLE: Mapping[str, tuple[tuple[int, ...], int]] = {
+    "printer-info": ((ValueTag.TEXT, ValueTag.TEXT_WITH_LANGUAGE), 127),
+    "printer-location": ((ValueTag.TEXT, ValueTag.TEXT_WITH_LANGUAGE), 127),
+    "printer-make-and-model": ((ValueTag.TEXT, ValueTag.TEXT_WITH_LANGUAGE), 127),
+    "printer-organization": ((ValueTag.TEXT, ValueTag.TEXT_WITH_LANGUAGE), 1023),
+    "printer-organizational-unit": ((ValueTag.TEXT, ValueTag.TEXT_WITH_LANGUAGE), 1023),
+    "printer-geo-location": ((ValueTag.URI, ValueTag.UNKNOWN), 1023),
+}
+
+
+def printer_changes(
+    attributes: Iterable[Attribute],
+) -> tuple[dict[str, str | None], list[Attribute], list[Attribute]]:
+    """Read printer attributes to set: (changes by name, None meaning back to the
+    configured value (delete-attribute); attributes that are not settable;
+    settable ones whose value is not supported)."""
+    changes: dict[str, str | None] = {}
+    not_settable_: list[Attribute] = []
+    bad: list[Attribute] = []
+    for attribute in attributes:
+        rule = SETTABLE.get(attribute.name)
+        if rule is None:
+            not_settable_.append(attribute)
+            continue
+        tags, longest = rule
+        if len(attribute.values) != 1:
+            bad.append(unsupported_value(attribute))
+            continue
+        tag = attribute.tag
+        if tag == ValueTag.DELETE_ATTRIBUTE:
+            changes[attribute.name] = None
+            continue
+        if tag not in tags:
+            bad.append(unsupported_value(attribute))
+            continue
+        if tag == ValueTag.UNKNOWN:  # printer-geo-location 'unknown'
+            changes[attribute.name] = ""
+            continue
+        text = str(getattr(attribute.value, "text", attribute.value))
+        if len(text.encode()) > longest or (
+            attribute.name == "printer-geo-location" and not text.lower().startswith("geo:")
+        ):
+            bad.append(unsupported_value(attribute))
+            continue
+        changes[attribute.name] = text
+    return changes, not_settable_, bad
 
 
 async def set_printer_attributes(service: IppService, request: IppRequest) -> IppResponse:
-    """RFC 3380 section 4.1: printer attributes come from the configuration file."""
-    service.printer_target(request)
+    """RFC 3380 section 4.1: set `SETTABLE` printer attributes, all or none
+    (client-error-attributes-not-settable names the others). They last: the
+    queues' administration stores them before they are shown."""
+    target = service.printer_target(request)
     check_admin(request)
-    names = [a.name for a in attributes_in(request, DelimiterTag.PRINTER_ATTRIBUTES)]
-    raise OperationError(
-        StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
-        "printer attributes are set in the configuration file",
-        not_settable(names),
+    attributes = attributes_in(request, DelimiterTag.PRINTER_ATTRIBUTES)
+    if not attributes:
+        raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no printer attributes to set")
+    changes, refused, bad = printer_changes(attributes)
+    admin = service.context.queues.admin
+    if admin is None:
+        refused, changes = list(attributes), {}
+    if refused:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
+            "not settable: " + ", ".join(a.name for a in refused),
+            not_settable(a.name for a in refused),
+        )
+    if bad:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            "values not supported: " + ", ".join(a.name for a in bad),
+            bad,
+        )
+    assert admin is not None
+    queue = target.queue
+    try:
+        await admin.set_printer_attributes(queue, changes)
+    except SpoolError as exc:
+        raise OperationError(
+            StatusCode.SERVER_ERROR_INTERNAL_ERROR, f"not recorded: {exc}"
+        ) from None
+    log.info(
+        "printer %s: Set-Printer-Attributes %s by %s from %s",
+        queue.name,
+        ",".join(changes),
+        request.identity,
+        request.peer,
     )
+    announce(service, queue, "printer-config-changed", f"Set-Printer-Attributes on {queue.name}")
+    return respond(request)
+
+
+def _set(**changes: bool) -> Callable[[Switches], Switches]:
+    return lambda switches: dataclasses.replace(switches, **changes)
+
+
+def _unless_shutdown(**changes: bool) -> Callable[[Switches], Switches]:
+    """A change a shut-down queue does not take (Startup-Printer undoes a shutdown)."""
+    return lambda s: s if s.shutdown else dataclasses.replace(s, **changes)
+
+
+#: What each printer administration operation does to a queue's switches
+#: (RFC 8011 4.2.7-8, RFC 3998, PWG 5100.22 for the one-printer forms). Pause
+#: stops forwarding after the job in progress (the dispatcher takes no new job),
+#: Disable stops accepting, Shutdown does both until Startup; Startup and Restart
+#: forward and accept again. Hold-New-Jobs holds the jobs that arrive from now on.
+SWITCHING: Mapping[int, Callable[[Switches], Switches]] = {
+    Operation.PAUSE_PRINTER: _set(enabled=False),
+    Operation.PAUSE_PRINTER_AFTER_CURRENT_JOB: _set(enabled=False),
+    Operation.RESUME_PRINTER: _unless_shutdown(enabled=True),
+    Operation.ENABLE_PRINTER: _unless_shutdown(accepting=True),
+    Operation.DISABLE_PRINTER: _set(accepting=False),
+    Operation.HOLD_NEW_JOBS: _set(hold_new_jobs=True),
+    Operation.RELEASE_HELD_NEW_JOBS: _set(hold_new_jobs=False),
+    Operation.SHUTDOWN_PRINTER: _set(enabled=False, accepting=False, shutdown=True),
+    Operation.SHUTDOWN_ONE_PRINTER: _set(enabled=False, accepting=False, shutdown=True),
+    Operation.STARTUP_PRINTER: _set(enabled=True, accepting=True, shutdown=False),
+    Operation.STARTUP_ONE_PRINTER: _set(enabled=True, accepting=True, shutdown=False),
+    Operation.RESTART_PRINTER: _set(enabled=True, accepting=True, shutdown=False),
+    Operation.RESTART_ONE_PRINTER: _set(enabled=True, accepting=True, shutdown=False),
+}
+
+
+async def switch_queues(service: IppService, queues: Sequence[Queue], operation: int) -> None:
+    """Apply `operation` (a `SWITCHING` key) to `queues` durably, then release
+    held jobs (Release-Held-New-Jobs), tell subscribers and wake the dispatcher."""
+    change = SWITCHING[operation]
+    try:
+        await service.context.queues.set_switches([(q, change(q.switches)) for q in queues])
+    except SpoolError as exc:
+        raise OperationError(
+            StatusCode.SERVER_ERROR_INTERNAL_ERROR, f"not recorded: {exc}"
+        ) from None
+    name = Operation(operation).ipp_name
+    for queue in queues:
+        if operation == Operation.RELEASE_HELD_NEW_JOBS:
+            for job in service.context.spool.active_jobs(queue.name):
+                if job.state == JobState.PENDING_HELD:
+                    try:
+                        await release_held(service, job)
+                    except OperationError:
+                        continue
+        event = "printer-stopped" if not queue.enabled else "printer-state-changed"
+        announce(service, queue, event, f"{name} on {queue.name}")
+        announce(service, queue, "printer-config-changed", f"{name} on {queue.name}")
+        service.context.dispatcher.wake(queue.name)
+
+
+def announce(service: IppService, queue: Queue, event: str, text: str) -> None:
+    """A printer event for the queue's subscribers and the System's."""
+    service.subscriptions.printer_changed(queue.name, event, text)
+    service.subscriptions.printer_changed(SYSTEM_SUBSCRIPTIONS, event, text)
 
 
 async def printer_admin(service: IppService, request: IppRequest) -> IppResponse:
-    """RFC 8011 4.2.7-8, RFC 3998: the queue's operator switches (in memory).
-
-    Pause stops forwarding after the job in progress (the dispatcher takes no
-    new job), Disable stops accepting, Shutdown does both, Startup/Restart
-    undo both. Hold-New-Jobs holds jobs that arrive from now on.
-    """
+    """RFC 8011 4.2.7-8, RFC 3998: the queue's operator switches (`SWITCHING`),
+    kept across restarts. Resume-Printer and Enable-Printer of a shut-down queue
+    are refused: Startup-Printer first."""
     target = service.printer_target(request)
     check_admin(request)
     queue = target.queue
     op = request.message.operation_id
-    if op in (Operation.PAUSE_PRINTER, Operation.PAUSE_PRINTER_AFTER_CURRENT_JOB):
-        queue.enabled = False
-    elif op == Operation.RESUME_PRINTER:
-        queue.enabled = True
-    elif op == Operation.ENABLE_PRINTER:
-        queue.accepting = True
-    elif op == Operation.DISABLE_PRINTER:
-        queue.accepting = False
-    elif op == Operation.SHUTDOWN_PRINTER:
-        queue.enabled = queue.accepting = False
-    elif op in (Operation.STARTUP_PRINTER, Operation.RESTART_PRINTER):
-        queue.enabled = queue.accepting = True
-    elif op == Operation.HOLD_NEW_JOBS:
-        queue.hold_new_jobs = True
-    elif op == Operation.RELEASE_HELD_NEW_JOBS:
-        queue.hold_new_jobs = False
-        for job in service.context.spool.active_jobs(queue.name):
-            if job.state == JobState.PENDING_HELD:
-                try:
-                    await release_held(service, job)
-                except OperationError:
-                    continue
     name = Operation(op).ipp_name
+    if queue.shutdown and op in (Operation.RESUME_PRINTER, Operation.ENABLE_PRINTER):
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_POSSIBLE,
+            f"queue {queue.name} is shut down: Startup-Printer first",
+        )
+    await switch_queues(service, [queue], op)
     log.info("printer %s: %s by %s from %s", queue.name, name, request.identity, request.peer)
-    event = "printer-stopped" if not queue.enabled else "printer-state-changed"
-    service.subscriptions.printer_changed(queue.name, event, f"{name} on {queue.name}")
-    service.subscriptions.printer_changed(
-        queue.name, "printer-config-changed", f"{name} on {queue.name}"
-    )
-    service.context.dispatcher.wake(queue.name)
     return respond(request)
 
 

@@ -15,14 +15,20 @@ requested-attributes list makes. A listing of 2,000 queues (CUPS-Get-Printers)
 then costs a few dictionary look-ups and the requested live attributes per
 queue, and a queue nobody asked about has built nothing.
 
-What is advertised: every REQUIRED attribute of RFC 8011 section 5.4 and of
+What is advertised: every REQUIRED attribute of RFC 8011 section 5.4, of
 PWG 5100.12 for IPP/2.0, 2.1 and 2.2 (reference/ipp.md sections 3.5, 4.2,
-4.3). Capabilities come from the backend when it reports them
-(``Capabilities.document_formats`` not None, ``printer_attributes``);
-otherwise the documented static set `STATIC_DOCUMENT_FORMATS` and the
-defaults below (A4/Letter/Legal/A5/4x6, one- and two-sided, 300/600 dpi),
-which a pass-through queue (the file backend) honestly takes: it stores
-whatever it gets.
+4.3) and of PWG 5100.14 IPP Everywhere (section 4.4), for every backend:
+the capabilities come from the queue's `everywhere.Profile` (what its
+printer takes plus what the gateway converts to it, its media, colour and
+sides, from the printer's own report, the queue's configuration or the
+defaults of its kind of backend), and what an IPP printer reports of itself
+(``Capabilities.printer_attributes``) is set over them.
+
+Two kinds of attribute depend on the request and are made per answer by the
+printer operations (gateway/ipp/server/printer.py): the URIs of the
+listener the client used (`uri_attributes`) and the web pages and icons on
+it (`web_attributes`: printer-more-info, printer-supply-info-uri,
+printer-icons).
 """
 
 from __future__ import annotations
@@ -36,42 +42,33 @@ from typing import Any
 
 from gateway import __version__
 from gateway.backends.base import Capabilities
+from gateway.config import ConvertConfig
+from gateway.convert.formats import KNOWN, OCTET_STREAM, base
+from gateway.core.admin import PRINTER_SETTABLE
 from gateway.core.queues import Queue
-from gateway.ipp.attributes import Attribute, Collection, Group, Value
+from gateway.ipp.attributes import Attribute, Group, Value
 from gateway.ipp.encoder import encode_group
 from gateway.ipp.operations import Operation
 from gateway.ipp.syntax import encode_value
 from gateway.ipp.tags import DelimiterTag, ValueTag
-from gateway.ipp.values import RangeOfInteger, Resolution
+from gateway.ipp.values import OutOfBand, RangeOfInteger, Resolution
 
+from .everywhere import PROFILE_NAMES, Profile, add_everywhere, backend_kind, profile_of
+from .icons import ICON_PATHS
 from .job_attributes import JOB_TEMPLATE_SYNTAX, date_time, json_to_values
 
 #: The file in the spool folder that keeps the namespace of printer-uuid.
 SPOOL_ID_FILE = "ipp-printer-uuid-seed"
 
-#: document-format-supported of a queue whose backend does not say (file backend).
-STATIC_DOCUMENT_FORMATS: tuple[str, ...] = (
-    "application/octet-stream",
-    "application/pdf",
-    "application/postscript",
-    "application/vnd.hp-PCL",
-    "image/jpeg",
-    "image/pwg-raster",
-    "image/urf",
-    "text/plain",
-)
+#: document-format-supported of a queue that passes documents through as they
+#: came (the file backend): every format the gateway tells apart, and
+#: application/octet-stream (it sniffs which one a document is).
+STATIC_DOCUMENT_FORMATS: tuple[str, ...] = (*KNOWN, OCTET_STREAM)
 
 DOCUMENT_FORMAT_DEFAULT = "application/octet-stream"
 
-#: PWG 5101.1 self-describing media names and sizes in hundredths of mm.
-MEDIA_SIZES: dict[str, tuple[int, int]] = {
-    "iso_a4_210x297mm": (21000, 29700),
-    "na_letter_8.5x11in": (21590, 27940),
-    "na_legal_8.5x14in": (21590, 35560),
-    "iso_a5_148x210mm": (14800, 21000),
-    "na_index-4x6_4x6in": (10160, 15240),
-}
-MEDIA_DEFAULT = "iso_a4_210x297mm"
+#: ``[convert] default_media`` when the service gives none (`PrinterDescription`).
+DEFAULT_MEDIA = ConvertConfig().default_media
 
 COMPRESSION_SUPPORTED = ("none", "deflate", "gzip")
 IPP_VERSIONS = ("1.0", "1.1", "2.0", "2.1", "2.2")
@@ -89,6 +86,47 @@ WHICH_JOBS_SUPPORTED = (
 )
 JOB_HOLD_UNTIL_SUPPORTED = ("no-hold", "indefinite")
 JOB_SETTABLE_ATTRIBUTES = ("job-hold-until", "job-name", "job-priority")
+#: Operation attributes of Print-Job / Create-Job that job-creation-attributes-supported lists.
+JOB_CREATION_OPERATION = (
+    "compression",
+    "document-format",
+    "document-name",
+    "ipp-attribute-fidelity",
+    "job-name",
+)
+#: overrides member attributes (PWG 5100.6): "document-numbers" as the standard
+#: spells it, and "document-number" as CUPS 2.4's ipp-everywhere.test asks for it.
+OVERRIDES_SUPPORTED = ("document-number", "document-numbers", "pages")
+
+#: ipp-features-supported (PWG 5100.13) beside "ipp-everywhere", with the
+#: operations that make each one true: a feature is advertised only when
+#: every one of its operations is served.
+FEATURES: dict[str, tuple[Operation, ...]] = {
+    "document-object": (
+        Operation.CANCEL_DOCUMENT,
+        Operation.GET_DOCUMENT_ATTRIBUTES,
+        Operation.GET_DOCUMENTS,
+    ),
+    "subscription-object": (
+        Operation.CREATE_PRINTER_SUBSCRIPTIONS,
+        Operation.CREATE_JOB_SUBSCRIPTIONS,
+        Operation.GET_SUBSCRIPTION_ATTRIBUTES,
+        Operation.GET_SUBSCRIPTIONS,
+        Operation.RENEW_SUBSCRIPTION,
+        Operation.CANCEL_SUBSCRIPTION,
+        Operation.GET_NOTIFICATIONS,
+    ),
+}
+
+
+def ipp_features(operations: Iterable[Operation]) -> tuple[str, ...]:
+    """ipp-features-supported: "ipp-everywhere" (PWG 5100.14: every queue takes
+    PWG raster, JPEG and PDF, converted for its printer), and each of `FEATURES`
+    whose operations are all among `operations`."""
+    served = set(operations)
+    return ("ipp-everywhere", *(f for f, ops in FEATURES.items() if served.issuperset(ops)))
+
+
 NOTIFY_EVENTS_SUPPORTED = (
     "job-completed",
     "job-config-changed",
@@ -121,20 +159,6 @@ def is_job_template(name: str) -> bool:
         if name.endswith(suffix) and name[: -len(suffix)] in JOB_TEMPLATE_SYNTAX:
             return True
     return False
-
-
-def _media_col(name: str) -> Collection:
-    x, y = MEDIA_SIZES[name]
-    size = Collection().add_integer("x-dimension", x).add_integer("y-dimension", y)
-    return (
-        Collection()
-        .add_collection("media-size", size)
-        .add_keyword("media-size-name", name)
-        .add_integer("media-bottom-margin", 0)
-        .add_integer("media-left-margin", 0)
-        .add_integer("media-right-margin", 0)
-        .add_integer("media-top-margin", 0)
-    )
 
 
 def encode_one(tag: int, name: str, value: object) -> bytes:
@@ -236,6 +260,9 @@ QUEUE_NAMES = (
     "printer-make-and-model",
     "printer-device-id",
     "printer-uuid",
+    "printer-organization",
+    "printer-organizational-unit",
+    "printer-geo-location",
 )
 
 #: The live attributes (state, URIs, counters, clocks), rendered per request in
@@ -245,6 +272,8 @@ LIVE_NAMES = (
     "uri-security-supported",
     "uri-authentication-supported",
     "printer-more-info",
+    "printer-supply-info-uri",
+    "printer-icons",
     "printer-state",
     "printer-state-reasons",
     "printer-state-message",
@@ -258,12 +287,17 @@ LIVE_NAMES = (
     "printer-alert-description",
 )
 
+#: printer-geo-location of a queue whose location is not configured (PWG 5100.13).
+_GEO_UNKNOWN = encode_one(ValueTag.UNKNOWN, "printer-geo-location", b"")
+
 #: The syntax of the configured text attributes of `QUEUE_NAMES`.
 _OWN_TAGS = {
     "printer-name": ValueTag.NAME,
     "printer-info": ValueTag.TEXT,
     "printer-location": ValueTag.TEXT,
     "printer-make-and-model": ValueTag.TEXT,
+    "printer-organization": ValueTag.TEXT,
+    "printer-organizational-unit": ValueTag.TEXT,
 }
 
 #: Live attributes that change every second (an answer with them is kept one second).
@@ -314,6 +348,9 @@ class PrinterDescription:
 
     Nothing is built until first use: the queue's own attributes
     (`QUEUE_NAMES`) are encoded then, the rest is a `SharedAttributes`.
+    `default_media` is ``[convert] default_media`` (the media of a queue that
+    names none); `oauth_issuer` is ``[oauth] issuer`` ("" = off), advertised as
+    oauth-authorization-server-uri (PWG 5100.23).
     """
 
     __slots__ = (
@@ -323,9 +360,12 @@ class PrinterDescription:
         "_last",
         "_merged",
         "_own",
+        "_profile",
         "_shared",
         "_steady",
+        "default_media",
         "multiple_operation_timeout",
+        "oauth_issuer",
         "operations",
         "printer_uuid",
         "queue",
@@ -342,13 +382,18 @@ class PrinterDescription:
         started: float,
         multiple_operation_timeout: float,
         operations: Sequence[Operation],
+        default_media: str = DEFAULT_MEDIA,
+        oauth_issuer: str = "",
     ) -> None:
         self.queue = queue
         self.operations = tuple(sorted(operations))
         self.printer_uuid = printer_uuid
         self.started = started
         self.multiple_operation_timeout = multiple_operation_timeout
+        self.default_media = default_media
+        self.oauth_issuer = oauth_issuer
         self._caps: Capabilities | None = None
+        self._profile: Profile | None = None
         self._shared: SharedAttributes | None = None
         self._own: dict[str, bytes] = {}
         self._merged: dict[str, bytes] | None = None
@@ -368,22 +413,24 @@ class PrinterDescription:
         if caps is self._caps and shared is not None:
             return shared  # backends hand out the same object until it changes
         self._caps = caps
-        formats = (
-            tuple(caps.document_formats)
-            if caps.document_formats is not None
-            else STATIC_DOCUMENT_FORMATS
+        profile = self._profile = profile_of(
+            self.queue.config,
+            caps,
+            kind=backend_kind(self.queue.backend.uri),
+            default_media=self.default_media,
         )
         reported = caps.printer_attributes
         key = (
-            formats,
+            profile,
             repr(sorted(reported.items())),
             self.operations,
             self.multiple_operation_timeout,
             self.started,
+            self.oauth_issuer,
         )
         found = _SHARED.get(key)
         if found is None:
-            found = SharedAttributes(self._shared_group(formats, reported), formats)
+            found = SharedAttributes(self._shared_group(profile, reported), profile.formats)
             _SHARED[key] = found
         if found is not shared:
             self._shared = found
@@ -415,6 +462,10 @@ class PrinterDescription:
             text = self._configured_text(name)
             if text is not None and name not in reported:  # the common case, made cheaply
                 piece = encode_one(_OWN_TAGS[name], name, text)
+            elif name == "printer-geo-location" and not (
+                self.queue.config.geo_location or name in reported
+            ):
+                piece = _GEO_UNKNOWN
             else:
                 piece = encode_attribute(self._queue_attribute(name))
             self._own[name] = piece
@@ -432,6 +483,10 @@ class PrinterDescription:
             return cfg.location[:127]
         if name == "printer-make-and-model":
             return self._make()[:127]
+        if name == "printer-organization":
+            return cfg.organization[:127]
+        if name == "printer-organizational-unit":
+            return cfg.organizational_unit[:127]
         return None
 
     def _make(self) -> str:
@@ -470,6 +525,12 @@ class PrinterDescription:
                 name,
                 f"MFG:lpd-ipp-gateway;MDL:{_device_id_text(make)};CMD:{_command_set(formats)};",
             )
+        elif name == "printer-geo-location":
+            geo = self.queue.config.geo_location
+            if geo:
+                g.add_uri(name, geo)
+            else:  # PWG 5100.13: 'unknown' when the location is not known
+                g.add_out_of_band(name, OutOfBand.UNKNOWN)
         else:
             g.add_uri("printer-uuid", self.printer_uuid.urn)
         reported = self._caps.printer_attributes if self._caps is not None else {}
@@ -492,24 +553,25 @@ class PrinterDescription:
         """Remember this answer for `last_answer`."""
         self._last = (key, second, raw)
 
-    def _shared_group(self, formats: Sequence[str], reported: Mapping[str, Any]) -> Group:
+    def _shared_group(self, profile: Profile, reported: Mapping[str, Any]) -> Group:
         g = Group(DelimiterTag.PRINTER_ATTRIBUTES)
         g.add_text("printer-message-from-operator", "")
         g.add_text("printer-firmware-string-version", __version__)
         g.add_keyword("ipp-versions-supported", *IPP_VERSIONS)
-        g.add_keyword("ipp-features-supported", "none")
+        g.add_keyword("ipp-features-supported", *ipp_features(self.operations))
         g.add_enum("operations-supported", *self.operations)
         g.add_charset("charset-configured", "utf-8")
         g.add_charset("charset-supported", "utf-8", "us-ascii")
         g.add_natural_language("natural-language-configured", "en")
         g.add_natural_language("generated-natural-language-supported", "en")
         g.add_mime_media_type("document-format-default", DOCUMENT_FORMAT_DEFAULT)
-        g.add_mime_media_type("document-format-supported", *formats)
         g.add_keyword("compression-supported", *COMPRESSION_SUPPORTED)
         g.add_keyword("pdl-override-supported", "attempted")
         g.add_keyword("printer-get-attributes-supported", "document-format")
         g.add_keyword("which-jobs-supported", *WHICH_JOBS_SUPPORTED)
         g.add_boolean("job-ids-supported", True)
+        g.add_boolean("preferred-attributes-supported", False)  # no Validate-Job hints
+        g.add_keyword("job-spooling-supported", "spool")  # every job is spooled first
         g.add_boolean("multiple-document-jobs-supported", True)
         g.add_keyword(
             "multiple-document-handling-supported",
@@ -519,14 +581,16 @@ class PrinterDescription:
         g.add_integer("multiple-operation-time-out", max(1, int(self.multiple_operation_timeout)))
         g.add_keyword("multiple-operation-time-out-action", "process-job")
         g.add_range("job-k-octets-supported", (0, 2**31 - 1))
-        g.add_keyword("job-creation-attributes-supported", *JOB_TEMPLATE_SYNTAX)
+        g.add_keyword(
+            "job-creation-attributes-supported", *JOB_CREATION_OPERATION, *JOB_TEMPLATE_SYNTAX
+        )
         g.add_keyword("job-settable-attributes-supported", *JOB_SETTABLE_ATTRIBUTES)
-        g.add_keyword("printer-settable-attributes-supported", "none")
+        g.add_keyword("printer-settable-attributes-supported", *sorted(PRINTER_SETTABLE))
+        # Identify-Printer writes the message to the gateway's log, its console.
         g.add_keyword("identify-actions-default", "display")
         g.add_keyword("identify-actions-supported", "display")
         g.add_integer("printer-config-change-time", int(self.started))
         g.add_datetime("printer-config-change-date-time", date_time(self.started))
-        g.add_boolean("color-supported", False)
         g.add_integer("pages-per-minute", 1)
         # Job Template attributes: -default and -supported pairs.
         g.add_integer("copies-default", 1)
@@ -539,55 +603,11 @@ class PrinterDescription:
         g.add_integer("job-priority-supported", 100)
         g.add_keyword("job-sheets-default", "none")
         g.add_keyword("job-sheets-supported", "none", "standard")
-        g.add_keyword("media-default", MEDIA_DEFAULT)
-        g.add_keyword("media-supported", *MEDIA_SIZES)
-        g.add_keyword("media-ready", MEDIA_DEFAULT, "na_letter_8.5x11in")
-        g.add_collection("media-col-default", _media_col(MEDIA_DEFAULT))
-        g.add_collection(
-            "media-col-ready", _media_col(MEDIA_DEFAULT), _media_col("na_letter_8.5x11in")
-        )
-        g.add_collection("media-col-database", *[_media_col(n) for n in MEDIA_SIZES])
-        g.add_keyword("media-col-supported", "media-size", "media-size-name", *_MARGINS)
-        g.add_collection(
-            "media-size-supported",
-            *[
-                Collection().add_integer("x-dimension", x).add_integer("y-dimension", y)
-                for x, y in MEDIA_SIZES.values()
-            ],
-        )
-        for margin in _MARGINS:
-            g.add_integer(f"{margin}-supported", 0)
         g.add_keyword("multiple-document-handling-default", "separate-documents-uncollated-copies")
-        g.add_integer("number-up-default", 1)
-        g.add_integer("number-up-supported", 1, 2, 4)
-        g.add_enum("orientation-requested-default", 3)
-        g.add_enum("orientation-requested-supported", 3, 4, 5, 6)
-        g.add_keyword("output-bin-default", "face-down")
-        g.add_keyword("output-bin-supported", "face-down")
-        g.add_keyword("overrides-supported", "document-numbers", "pages")
-        g.add_boolean("page-ranges-supported", True)
-        g.add_keyword("print-color-mode-default", "monochrome")
-        g.add_keyword("print-color-mode-supported", "monochrome", "auto")
-        g.add_keyword("print-content-optimize-default", "auto")
-        g.add_keyword("print-content-optimize-supported", "auto")
-        g.add_enum("print-quality-default", 4)
-        g.add_enum("print-quality-supported", 3, 4, 5)
-        g.add_keyword("print-scaling-default", "auto")
-        g.add_keyword("print-scaling-supported", "auto", "none", "fit", "fill")
-        g.add_resolution("printer-resolution-default", Resolution(600, 600))
-        g.add_resolution("printer-resolution-supported", Resolution(300, 300), Resolution(600, 600))
-        g.add_keyword("sides-default", "one-sided")
-        g.add_keyword("sides-supported", "one-sided", "two-sided-long-edge", "two-sided-short-edge")
-        if "image/pwg-raster" in formats:
-            g.add_resolution(
-                "pwg-raster-document-resolution-supported",
-                Resolution(300, 300),
-                Resolution(600, 600),
-            )
-            g.add_keyword("pwg-raster-document-type-supported", "sgray_8", "srgb_8")
-            g.add_keyword("pwg-raster-document-sheet-back", "normal")
-        if "image/urf" in formats:
-            g.add_keyword("urf-supported", "V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1")
+        g.add_keyword("overrides-supported", *OVERRIDES_SUPPORTED)
+        add_everywhere(g, profile)
+        if self.oauth_issuer:
+            g.add_uri("oauth-authorization-server-uri", self.oauth_issuer)
         # Subscriptions (RFC 3995 / 3996 ippget).
         g.add_keyword("notify-events-default", "job-completed")
         g.add_keyword("notify-events-supported", *NOTIFY_EVENTS_SUPPORTED)
@@ -597,7 +617,12 @@ class PrinterDescription:
         g.add_keyword("notify-pull-method-supported", "ippget")
         g.add_integer("ippget-event-life", IPPGET_EVENT_LIFE)
         _apply_reported(
-            g, {n: v for n, v in reported.items() if n not in QUEUE_NAMES and n not in LIVE_NAMES}
+            g,
+            {
+                n: v
+                for n, v in reported.items()
+                if n not in QUEUE_NAMES and n not in LIVE_NAMES and n not in PROFILE_NAMES
+            },
         )
         return g
 
@@ -653,9 +678,6 @@ def _apply_reported(g: Group, reported: Mapping[str, Any]) -> None:
         g.set(name, tag, *json_to_values(tag, value))
 
 
-_MARGINS = ("media-bottom-margin", "media-left-margin", "media-right-margin", "media-top-margin")
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, RangeOfInteger | Resolution | str | int):
         return value
@@ -669,8 +691,10 @@ def _device_id_text(text: str) -> str:
 _COMMANDS = {
     "application/pdf": "PDF",
     "application/postscript": "POSTSCRIPT",
-    "application/vnd.hp-PCL": "PCL",
+    "application/vnd.hp-pcl": "PCL",
+    "application/vnd.hp-pclxl": "PCLXL",
     "image/jpeg": "JPEG",
+    "image/png": "PNG",
     "image/pwg-raster": "PWGRASTER",
     "image/urf": "URF",
     "text/plain": "TEXT",
@@ -678,7 +702,8 @@ _COMMANDS = {
 
 
 def _command_set(formats: Iterable[str]) -> str:
-    return ",".join(_COMMANDS[f] for f in formats if f in _COMMANDS) or "AUTO"
+    commands = (_COMMANDS.get(base(f)) for f in formats)
+    return ",".join(c for c in commands if c) or "AUTO"
 
 
 def wanted_printer_attributes(requested: Iterable[str], names: Iterable[str]) -> list[str]:
@@ -708,10 +733,17 @@ def uri_attributes(
     first: Listener | None = None,
     *,
     basic_auth: bool = False,
+    oauth: bool = False,
 ) -> tuple[Attribute, Attribute, Attribute]:
     """printer-uri-supported, uri-security-supported, uri-authentication-supported
     (same count, same order): one per listener, with the host the client used and
-    the listener it used (`first`) first."""
+    the listener it used (`first`) first.
+
+    With authentication on (`basic_auth`), an ipps:// URI says ``basic``, or
+    ``oauth`` when the gateway takes OAuth 2.0 bearer tokens (`oauth`: ``[oauth]
+    issuer`` is set; PWG 5100.23, as CUPS 2.5 says it); a plain ipp:// URI never
+    takes credentials (they are refused over plain IPP)."""
+    secure_method = "oauth" if oauth else "basic"
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     if first is not None:
         listeners = sorted(listeners, key=lambda lst: lst != first)
@@ -724,10 +756,28 @@ def uri_attributes(
             "uri-authentication-supported",
             ValueTag.KEYWORD,
             *[
-                "basic" if basic_auth and lst.scheme == "ipps" else "requesting-user-name"
+                secure_method if basic_auth and lst.scheme == "ipps" else "requesting-user-name"
                 for lst in listeners
             ],
         ),
+    )
+
+
+#: The attributes `web_attributes` makes: pages and icons on the listener the
+#: client used, so that a browser can open them wherever the client is.
+WEB_NAMES = ("printer-more-info", "printer-supply-info-uri", "printer-icons")
+
+
+def web_attributes(web: str, queue: str) -> tuple[Attribute, Attribute, Attribute]:
+    """printer-more-info and printer-supply-info-uri (the queue's status page,
+    which shows what the gateway knows of its printer) and printer-icons (PWG
+    5100.13: 48, 128 and 512 pixel PNG icons, `ICON_PATHS`), for ``web`` =
+    ``http(s)://host:port`` of the listener the client used."""
+    page = f"{web}/printers/{queue}"
+    return (
+        Attribute.of("printer-more-info", ValueTag.URI, page),
+        Attribute.of("printer-supply-info-uri", ValueTag.URI, page),
+        Attribute.of("printer-icons", ValueTag.URI, *[web + path for path in ICON_PATHS]),
     )
 
 

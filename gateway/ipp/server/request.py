@@ -51,6 +51,49 @@ if TYPE_CHECKING:
 
 DEFAULT_PRINTER_PATHS = ("/ipp/print", "/")
 
+#: Paths of the System object: ``ipp://HOST:PORT/ipp/system`` (PWG 5100.22, as
+#: PAPPL and ippsample have it) and the server's root.
+SYSTEM_PATHS = ("/ipp/system", "/")
+
+#: The operations whose target is the System object (PWG 5100.22), answered by
+#: system.py; a printer's operations-supported does not list them.
+SYSTEM_OPERATIONS = (
+    Operation.CREATE_PRINTER,
+    Operation.DELETE_PRINTER,
+    Operation.GET_PRINTERS,
+    Operation.SHUTDOWN_ONE_PRINTER,
+    Operation.STARTUP_ONE_PRINTER,
+    Operation.CREATE_SYSTEM_SUBSCRIPTIONS,
+    Operation.DISABLE_ALL_PRINTERS,
+    Operation.ENABLE_ALL_PRINTERS,
+    Operation.GET_SYSTEM_ATTRIBUTES,
+    Operation.GET_SYSTEM_SUPPORTED_VALUES,
+    Operation.PAUSE_ALL_PRINTERS,
+    Operation.PAUSE_ALL_PRINTERS_AFTER_CURRENT_JOB,
+    Operation.RESUME_ALL_PRINTERS,
+    Operation.SET_SYSTEM_ATTRIBUTES,
+    Operation.SHUTDOWN_ALL_PRINTERS,
+    Operation.STARTUP_ALL_PRINTERS,
+    Operation.RESTART_ONE_PRINTER,
+)
+
+#: Printer operations a client may send to the System's URI instead of a printer
+#: URI (PWG 5100.22): Get-Printer-Attributes (about the default printer, as PAPPL
+#: and ippsample answer) and the operations on a System subscription.
+AT_THE_SYSTEM = frozenset(
+    {
+        Operation.GET_PRINTER_ATTRIBUTES,
+        Operation.GET_SUBSCRIPTION_ATTRIBUTES,
+        Operation.RENEW_SUBSCRIPTION,
+        Operation.CANCEL_SUBSCRIPTION,
+        Operation.GET_NOTIFICATIONS,
+    }
+)
+
+#: The queue name under which System subscriptions (Create-System-Subscriptions) are
+#: kept in the subscription store: no queue can have it.
+SYSTEM_SUBSCRIPTIONS = ""
+
 NAME_TAGS = (ValueTag.NAME_WITHOUT_LANGUAGE, ValueTag.NAME_WITH_LANGUAGE)
 
 
@@ -134,20 +177,24 @@ class IppRequest:
 
 @dataclass(slots=True)
 class IppResponse:
-    """A response message and, optionally, pre-encoded printer groups after it
-    (the attribute bytes of each printer-attributes group, without its tag)."""
+    """A response message and, optionally, pre-encoded attributes: `last_group_tail`
+    ends the message's last group (the System's configured printers), and
+    printer groups follow (the attribute bytes of each printer-attributes group,
+    without its tag)."""
 
     message: Message
     printer_groups: list[bytes] = field(default_factory=list)
+    last_group_tail: bytes = b""
 
     def encode(self) -> bytes:
         """The whole response body."""
         data = encode(self.message)
-        if not self.printer_groups:
+        if not self.printer_groups and not self.last_group_tail:
             return data
         tag = bytes([DelimiterTag.PRINTER_ATTRIBUTES])
         groups = b"".join(tag + raw for raw in self.printer_groups)
-        return data[:-1] + groups + bytes([DelimiterTag.END_OF_ATTRIBUTES])
+        end = bytes([DelimiterTag.END_OF_ATTRIBUTES])
+        return data[:-1] + self.last_group_tail + groups + end
 
 
 @dataclass(slots=True)
@@ -164,6 +211,51 @@ def printer_path(queue: Queue, default: Queue) -> str:
     return "/ipp/print" if queue is default else f"/printers/{queue.name}"
 
 
+class Descriptions(dict[str, PrinterDescription]):
+    """One `PrinterDescription` per queue name. ``descriptions[name]`` makes it
+    again when the queue is not the one it was made for, or the queue's
+    configuration changed (Set-Printer-Attributes): queues are created, deleted
+    and reloaded at run time. Costs a look-up and two identity checks."""
+
+    def __init__(self, service: IppService) -> None:
+        super().__init__()
+        self._service = service
+        self._made_for: dict[str, object] = {}
+
+    def __getitem__(self, name: str) -> PrinterDescription:
+        queue = self._service.context.queues.get(name)
+        description = self.get(name)
+        if description is not None and (
+            queue is None
+            or (description.queue is queue and self._made_for.get(name) is queue.config)
+        ):
+            return description
+        if queue is None:
+            raise KeyError(name)
+        return self.describe(queue)
+
+    def describe(self, queue: Queue) -> PrinterDescription:
+        """A new description of `queue`, kept under its name."""
+        service = self._service
+        description = PrinterDescription(
+            queue,
+            printer_uuid=printer_uuid(service.context.config.spool_dir, queue.name),
+            started=service.started,
+            multiple_operation_timeout=service.context.config.ipp.multiple_operation_timeout,
+            default_media=service.context.config.convert.default_media,
+            oauth_issuer=service.context.config.oauth.issuer,
+            operations=[op for op in service.operations if op not in SYSTEM_OPERATIONS],
+        )
+        self[queue.name] = description
+        self._made_for[queue.name] = queue.config
+        return description
+
+    def forget(self, name: str) -> None:
+        """Drop the description of a queue that was deleted."""
+        self.pop(name, None)
+        self._made_for.pop(name, None)
+
+
 @dataclass(slots=True)
 class IppService:
     """State shared by every request of the IPP front-end."""
@@ -172,18 +264,13 @@ class IppService:
     listeners: list[Listener]
     operations: tuple[Operation, ...]
     started: float = field(default_factory=time.time)
-    descriptions: dict[str, PrinterDescription] = field(default_factory=dict)
+    descriptions: Descriptions = field(init=False)
     subscriptions: Subscriptions = field(default_factory=Subscriptions)
 
     def __post_init__(self) -> None:
+        self.descriptions = Descriptions(self)
         for queue in self.context.queues:
-            self.descriptions[queue.name] = PrinterDescription(
-                queue,
-                printer_uuid=printer_uuid(self.context.config.spool_dir, queue.name),
-                started=self.started,
-                multiple_operation_timeout=self.context.config.ipp.multiple_operation_timeout,
-                operations=self.operations,
-            )
+            self.descriptions.describe(queue)
         self.subscriptions.attach(self.context.spool)
 
     def policy(self, queue: Queue | None) -> str:
@@ -256,9 +343,14 @@ class IppService:
         return None
 
     def printer_target(self, request: IppRequest) -> Target:
-        """The printer of a printer operation (printer-uri is REQUIRED)."""
+        """The printer of a printer operation (printer-uri is REQUIRED). An
+        operation of `AT_THE_SYSTEM` sent to the System (system-uri, PWG 5100.22)
+        is about the default printer."""
         uri = _uri_attribute(request, "printer-uri")
         if uri is None:
+            if request.message.operation_id in AT_THE_SYSTEM and self.is_system_request(request):
+                default = self.context.queues.default
+                return Target(default, printer_path(default, default))
             raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing printer-uri")
         # CUPS 2.4 clients (lp -h, cupsCreateDestJob) send back the whole
         # printer-uri-supported joined with commas when it has several values.
@@ -268,6 +360,14 @@ class IppService:
         if queue is None:
             raise OperationError(StatusCode.CLIENT_ERROR_NOT_FOUND, f"no printer at {path}")
         return Target(queue, path.rstrip("/") or "/")
+
+    def is_system_request(self, request: IppRequest) -> bool:
+        """Whether the request's target is the System object (a system-uri with a
+        System path, and no printer-uri)."""
+        if request.operation.get("printer-uri") is not None:
+            return False
+        uri = _uri_attribute(request, "system-uri")
+        return uri is not None and (unquote(urlsplit(uri).path).rstrip("/") or "/") in SYSTEM_PATHS
 
     def job_target(self, request: IppRequest) -> Target:
         """The job of a job operation: job-uri, or printer-uri and job-id (RFC 8011 4.1.5)."""

@@ -33,7 +33,7 @@ from .request import (
 from .subscription_store import Subscription
 
 
-def _subscription_group(
+def subscription_group(
     service: IppService, request: IppRequest, sub: Subscription, wanted: set[str] | None = None
 ) -> Group:
     queue = service.queue_named(sub.queue)
@@ -146,7 +146,7 @@ async def get_subscription_attributes(service: IppService, request: IppRequest) 
         None if not names or "all" in names or "subscription-description" in names else set(names)
     )
     response = respond(request)
-    response.message.groups.append(_subscription_group(service, request, sub, wanted))
+    response.message.groups.append(subscription_group(service, request, sub, wanted))
     return response
 
 
@@ -167,7 +167,7 @@ async def get_subscriptions(service: IppService, request: IppRequest) -> IppResp
     wanted = None if not names or "all" in names else set(names)
     response = respond(request)
     for sub in subs:
-        response.message.groups.append(_subscription_group(service, request, sub, wanted))
+        response.message.groups.append(subscription_group(service, request, sub, wanted))
     return response
 
 

@@ -14,6 +14,12 @@ handshake in time) would otherwise vanish without a word: `HandshakeRefusals`
 does each TLS listener's handshakes and says why one failed, in one line per
 client address per minute (the next line says how many were held back), and
 counts every one in ``gateway_tls_handshakes_refused_total``.
+
+With mutual TLS the handshake also proves who the client is: the verified
+client certificate of each open connection is kept in `ClientCertificates`
+(by the connection's addresses, which the ASGI scope carries too; an entry
+goes when its connection's stream does), and `certificate_user` reads the
+user it names (subject commonName, or e-mail address) for `auth`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import logging
 import os
 import socket
 import ssl
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.throttle import Throttle
+
+from .auth import user_name
 
 if TYPE_CHECKING:
     from gateway.metrics import Metrics
@@ -165,14 +174,111 @@ def refusal_reason(exc: BaseException) -> str | None:
     return HANDSHAKE_REASONS.get(reason) or reason.lower().replace("_", " ") or str(cause)
 
 
+Address = tuple[str, int]
+"""One end of a connection as hypercorn puts it in the ASGI scope: (address, port)."""
+
+
+def _address(raw: Any) -> Address:
+    return (str(raw[0]), int(raw[1]))
+
+
+class ClientCertificates:
+    """The verified client certificates of the open TLS connections.
+
+    Why: hypercorn puts no TLS details in the ASGI scope, but it does put the
+    connection's two addresses (``client``, ``server``), which no other open
+    TCP connection shares. The handshake (`HandshakeRefusals`) records the
+    certificate under them; an entry lives as long as its connection's
+    `trio.SSLStream` (a weak reference), so a later connection from the same
+    address and port, which does its own handshake first, never sees it.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[Address, Address], tuple[weakref.ref[Any], x509.Certificate]] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def record(self, stream: trio.SSLStream[Any]) -> None:
+        """Keep the peer certificate of `stream` (after its handshake), if it
+        sent one and the handshake verified it."""
+        if stream.context.verify_mode == ssl.CERT_NONE:
+            return
+        try:
+            der = stream.getpeercert(binary_form=True)
+            sock = stream.transport_stream.socket
+            key = (_address(sock.getpeername()), _address(sock.getsockname()))
+        except (AttributeError, OSError, ssl.SSLError):
+            return
+        if not der:
+            return
+        try:
+            certificate = x509.load_der_x509_certificate(der)
+        except ValueError:
+            return
+        open_ = self._open
+
+        def gone(ref: weakref.ref[Any]) -> None:
+            if key in open_ and open_[key][0] is ref:
+                del open_[key]
+
+        self._open[key] = (weakref.ref(stream, gone), certificate)
+
+    def lookup(self, client: Any, server: Any) -> x509.Certificate | None:
+        """The certificate of the open connection between `client` and `server`
+        (ASGI scope values), or None."""
+        if not client or not server:
+            return None
+        entry = self._open.get((_address(client), _address(server)))
+        if entry is None or entry[0]() is None:
+            return None
+        return entry[1]
+
+
+#: Every TLS listener's handshakes record here; the IPP app reads it.
+CLIENT_CERTIFICATES = ClientCertificates()
+
+
+def certificate_user(certificate: x509.Certificate, mode: str) -> str | None:
+    """The user a verified client certificate names (``oauth.client_certificate_user``):
+    ``cn`` the subject commonName, ``email`` the subjectAltName rfc822Name (else
+    the subject emailAddress), ``off`` none; cleaned by `auth.user_name`."""
+    values: list[str] = []
+    if mode == "cn":
+        values = [
+            _text(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        ]
+    elif mode == "email":
+        try:
+            names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            values = list(names.value.get_values_for_type(x509.RFC822Name))
+        except x509.ExtensionNotFound:
+            pass
+        values += [
+            _text(a.value)
+            for a in certificate.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)
+        ]
+    for value in values:
+        name = user_name(value)
+        if name:
+            return name
+    return None
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
 @dataclass(slots=True)
 class HandshakeRefusals:
-    """The TLS handshakes of one listener (`label`: ipps, metrics), and the refused ones."""
+    """The TLS handshakes of one listener (`label`: ipps, metrics), the refused
+    ones, and the client certificates of the others (`certificates`)."""
 
     label: str
     timeout: float
     metrics: Metrics | None = None
     throttle: Throttle = field(default_factory=Throttle)
+    certificates: ClientCertificates = field(default_factory=lambda: CLIENT_CERTIFICATES)
 
     async def handshake(self, stream: trio.SSLStream[Any], client: tuple[str, int]) -> bool:
         """Do `stream`'s handshake within `timeout`; False if it failed (logged, counted)."""
@@ -184,6 +290,7 @@ class HandshakeRefusals:
         except trio.BrokenResourceError as exc:
             reason = refusal_reason(exc)
         else:
+            self.certificates.record(stream)
             return True
         if reason is None:
             log.debug("%s %s:%d: closed during the TLS handshake", self.label, *client)

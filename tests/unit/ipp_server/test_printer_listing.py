@@ -31,6 +31,7 @@ from gateway.ipp.server.printer_attributes import (
     printer_alerts,
     uri_attributes,
     wanted_printer_attributes,
+    web_attributes,
 )
 from gateway.ipp.server.request import IppRequest, IppService, printer_path
 from gateway.ipp.tags import DelimiterTag, ValueTag
@@ -106,8 +107,9 @@ def whole_description(
         service.listeners, request.host, path, used, basic_auth=policy != "none"
     ):
         live.append(attribute)
-    more_info = service.base(request).replace("ipp://", "http://")
-    live.add_uri("printer-more-info", f"{more_info}/printers/{queue.name}")
+    web = service.base(request).replace("ipp://", "http://")
+    for attribute in web_attributes(web, queue.name):
+        live.append(attribute)
     live.add_enum("printer-state", state.ipp_state)
     live.add_keyword("printer-state-reasons", *state.reasons)
     live.add_text("printer-state-message", state.message[:1023])
@@ -175,7 +177,7 @@ async def test_reported_make_and_model_replaces_the_configured_one_in_place(
         "printer-device-id",
         "printer-uuid",
     ]
-    assert answer["values"]["document-format-supported"] == ["application/pdf"]
+    assert answer["values"]["document-format-supported"][0] == "application/pdf"
 
 
 async def test_descriptions_are_built_on_first_use_and_shared(service: IppService) -> None:

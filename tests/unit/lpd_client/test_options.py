@@ -95,9 +95,9 @@ def test_backend_options_win_over_the_uri() -> None:
     assert backend.client.timeout == 9
     assert LpdBackend("lpd://h/lp", {}, hostname="gw").one_job_at_a_time is False
     caps = backend.capabilities()
-    # Any format passes (the letter decides); only what LPD can carry is offered.
-    assert caps.document_formats is not None and "application/pdf" in caps.document_formats
-    assert caps.printer_attributes["sides-supported"] == ["one-sided"]
+    # What the printer prints (the formats option); the rest is the queue's.
+    assert caps.document_formats == ("application/postscript", "text/plain")
+    assert caps.printer_attributes == {}
 
 
 def test_registered_by_scheme(tmp_path: Path) -> None:
