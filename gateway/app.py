@@ -7,6 +7,9 @@ made, and only then does anything accept traffic.
 
 SIGINT and SIGTERM stop the listeners, park the jobs being forwarded (they
 stay durable in the spool and are forwarded after the next start) and exit 0.
+SIGHUP (``systemctl reload``) reads the configuration again and applies it
+without dropping a connection or a job (`gateway.reload`); SIGUSR1 rotates
+the accounting files.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import functools
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import trio
 
-from gateway import backends, dnssd, privileges
+from gateway import backends, dnssd, privileges, reload
 from gateway.config import Config, ListenAddress, machine_hostname
 from gateway.core.accounting import Accountant
 from gateway.core.context import GatewayContext
@@ -52,6 +55,8 @@ class Running:
     """What a started gateway tells its starter (tests use the bound ports)."""
 
     context: GatewayContext
+    #: Applies SIGHUP's reloads (tests call ``reloader.reload()`` themselves).
+    reloader: reload.Reloader | None = None
     lpd: list[tuple[str, int]] = field(default_factory=list)
     ipp: list[tuple[str, int]] = field(default_factory=list)
     ipps: list[tuple[str, int]] = field(default_factory=list)
@@ -139,15 +144,23 @@ async def run(
     *,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
     handle_signals: bool = True,
+    loader: Callable[[], Config] | None = None,
 ) -> None:
-    """Run the gateway until cancelled or, with ``handle_signals``, SIGINT/SIGTERM."""
+    """Run the gateway until cancelled or, with ``handle_signals``, SIGINT/SIGTERM.
+
+    `loader` reads the configuration again on SIGHUP (the command passes its
+    own, which applies the command-line flags again; without one the file of
+    ``config.source`` is read, keeping the running spool folder, addresses and
+    log settings: `reload.file_loader`). It raises `ConfigError` to refuse."""
     sockets: list[socket.socket] = []
     with contextlib.ExitStack() as stack:
         # Signals are caught from the very start, so a SIGTERM during start-up
         # still ends in an orderly stop.
         signals = (
             stack.enter_context(
-                trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+                trio.open_signal_receiver(
+                    signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP
+                )
             )
             if handle_signals
             else None
@@ -194,7 +207,14 @@ async def run(
             log.info("running as user %s", config.user)
         try:
             await _serve(
-                config, lpd_socks, ipp_socks, ipps_socks, metrics_socks, task_status, signals
+                config,
+                lpd_socks,
+                ipp_socks,
+                ipps_socks,
+                metrics_socks,
+                task_status,
+                signals,
+                loader or reload.file_loader(config),
             )
         except BaseExceptionGroup as group:
             # A start-up failure inside the nursery reaches the caller as itself,
@@ -213,6 +233,7 @@ async def _serve(
     metrics_socks: list[socket.socket],
     task_status: trio.TaskStatus[Running],
     signals: AsyncIterator[int] | None,
+    loader: Callable[[], Config],
 ) -> None:
     try:
         spool = await Spool.open(
@@ -274,6 +295,7 @@ async def _serve(
         )
         running = Running(
             context,
+            reloader=None,
             lpd=[_address(s) for s in lpd_socks],
             ipp=[_address(s) for s in ipp_socks],
             ipps=[_address(s) for s in ipps_socks],
@@ -294,6 +316,8 @@ async def _serve(
                     hostname,
                     config.dnssd,
                 )
+            if queues.admin is not None:
+                running.reloader = reload.Reloader(context, queues.admin, loader, nursery)
             _log_ready(config, running, queues)
             task_status.started(running)
             if signals is not None:
@@ -302,6 +326,11 @@ async def _serve(
                         log.info("SIGUSR1 received: rotating the accounting files")
                         if accountant is not None:
                             accountant.rotate()
+                        continue
+                    if signum == signal.SIGHUP:  # systemctl reload
+                        log.info("SIGHUP received: reading the configuration again")
+                        if running.reloader is not None:
+                            nursery.start_soon(running.reloader.reload)
                         continue
                     log.info("%s received: stopping", signal.Signals(signum).name)
                     break

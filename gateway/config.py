@@ -176,6 +176,8 @@ def name_matches(name: str, patterns: Sequence[str]) -> bool:
 
 def check_backend_uri(uri: str) -> str:
     """Check the shape of a backend URI; the backend checks its own options later."""
+    if not isinstance(uri, str):
+        raise ValueError(f"expected a URI (text), got {type(uri).__name__} {uri!r}")
     parts = urlsplit(uri)
     if parts.scheme not in KNOWN_SCHEMES:
         known = ", ".join(f"{s}://" for s in KNOWN_SCHEMES)

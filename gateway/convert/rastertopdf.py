@@ -3,7 +3,7 @@ it as an image, at the raster's resolution and page size.
 
 What phones send (PWG Raster from Android and IPP Everywhere clients, URF
 from iOS) reaches LPD and PostScript printers this way: PDF here, then
-Ghostscript for PostScript (`gs-ps` in gateway/convert/chains.py).
+poppler's pdftops for PostScript (`pdftops` in gateway/convert/chains.py).
 
 Usage::
 

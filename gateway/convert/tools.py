@@ -49,6 +49,7 @@ TOOL_NAMES: Final = {
     "rastertopdf": "rastertopdf",
     "pdftopdf": "pdftopdf",
     "pdfinfo": "pdfinfo",
+    "pdftops": "pdftops",
 }
 #: Steps that lay pages out themselves, and so apply orientation and
 #: print-scaling as they go.
@@ -188,6 +189,8 @@ def command(
         argv = _own(tool, source, output, [])
     elif tool == "pdftopdf":
         argv = _own(tool, source, output, _pdf_arguments(options, layout_done=layout_done))
+    elif tool == "pdftops":
+        return Command(_pdftops(options, source, output), TOOL_NAMES[tool], False)
     else:
         raise ValueError(f"no command for the tool {tool!r}")
     return Command(argv, TOOL_NAMES[tool], True)
@@ -311,8 +314,6 @@ def _ghostscript(step: Step, options: RenderOptions, source: Path, output: Path)
 def _gs_device(tool: str, options: RenderOptions) -> list[str]:
     if tool == "gs-pdf":
         return ["pdfwrite", "-dAutoRotatePages=/None"]
-    if tool == "gs-ps":
-        return ["ps2write", "-dAutoRotatePages=/None"]
     if tool == "gs-pwg":
         space, bits = PWG_COLOR_SPACES.get(options.pwg_raster_type, PWG_COLOR_SPACES["sgray_8"])
         return [
@@ -357,6 +358,17 @@ def _duplex(options: RenderOptions, sheet_back: str) -> list[str]:
         flags.append("-dTumble")
     flags.append(f"-scupsBackSideOrientation={BACK_SIDE.get(sheet_back, 'Normal')}")
     return flags
+
+
+def _pdftops(options: RenderOptions, source: Path, output: Path) -> tuple[str, ...]:
+    """poppler's pdftops: level 3 PostScript on the job's media, each page fitted
+    to it (shrunk or expanded, centred) unless the job asked print-scaling=none."""
+    width, height = media_size_points(options.media)
+    argv = ["pdftops", "-level3", "-paperw", f"{round(width)}", "-paperh", f"{round(height)}"]
+    argv += ["-noshrink", "-nocenter"] if options.print_scaling == "none" else ["-expand"]
+    if options.duplex:
+        argv.append("-duplex")
+    return (*argv, str(source), str(output))
 
 
 def _page_size(source: str, options: RenderOptions) -> list[str]:

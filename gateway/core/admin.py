@@ -452,6 +452,11 @@ class Administration:
         """The stored administration of queue `name` (an empty record if none)."""
         return self._records.get(name) or QueueRecord(name)
 
+    def reconfigure(self, name: str, config: QueueConfig) -> None:
+        """The configuration file's new definition of a queue (a reload): what
+        Set-Printer-Attributes' delete-attribute goes back to."""
+        self._base[name] = config
+
     def configured(self, queue: Queue) -> QueueConfig:
         """The queue's configuration before any printer attribute an operator set."""
         return self._base.get(queue.name, queue.config)

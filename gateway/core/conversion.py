@@ -31,7 +31,7 @@ from typing import Any
 
 from gateway.backends.base import Capabilities, TransientBackendError
 from gateway.config import ConvertConfig
-from gateway.convert.formats import OCTET_STREAM
+from gateway.convert.formats import KNOWN, base
 from gateway.convert.options import render_options
 from gateway.convert.runner import ConversionError, Converted, Converter
 from gateway.core.job import Document, Job
@@ -108,14 +108,18 @@ class ConversionStage:
                 f"print-{doc.number}",
             )
         except ConversionError as exc:
-            if exc.kind == "unsupported" and _unknown(doc.format):
-                # Raw bytes the gateway cannot tell (a printer's own language sent
-                # with LPD's l): they go as they are, as they did before, and the
-                # printer (or the IPP backend's format check) decides.
+            if exc.kind == "unsupported" and base(doc.format) not in KNOWN:
+                # A format the gateway neither reads nor writes: raw bytes it cannot
+                # tell (a printer's own language sent with LPD's l), or one of LPD's
+                # own letters (c, g, n, t, v: the LPD printer's filters take them by
+                # letter). They go as they are, as they did before conversion
+                # existed, and the printer (or the IPP backend's format check) decides.
                 log.info(
-                    "job %d: document %d: format not recognised; sent as it is",
+                    "job %d: document %d: %s is not a format the gateway converts; "
+                    "sent as it is",
                     job.id,
                     doc.number,
+                    base(doc.format),
                 )
                 return None
             raise ConversionFailed(f"document {doc.number}: {exc.reason}") from None
@@ -143,11 +147,6 @@ class ConversionStage:
             print_sha256=converted.sha256,
             pages=converted.pages,
         )
-
-
-def _unknown(declared: str) -> bool:
-    """Whether a declared format says nothing (the sniffer then found nothing)."""
-    return declared.split(";", 1)[0].strip().lower() in ("", OCTET_STREAM)
 
 
 def _media_default(printer: Mapping[str, Any]) -> str:

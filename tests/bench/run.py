@@ -21,7 +21,7 @@ from pathlib import Path
 
 import trio
 
-from tests.bench import fleet, machine, scenarios
+from tests.bench import conversion, fleet, machine, scenarios
 from tests.bench.common import Figure, GiB, MiB, loadavg, render_table, size_text
 from tests.bench.scenarios import Settings, say
 
@@ -38,6 +38,7 @@ SCENARIOS = {
     "6": "idle",
     "7": "status",
     "8": "fleet",
+    "9": "conversion",
 }
 
 
@@ -48,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated scenarios: numbers 1-8 or names "
+        help="comma-separated scenarios: numbers 1-9 or names "
         + ", ".join(f"{k}={v}" for k, v in SCENARIOS.items()),
     )
     parser.add_argument(
@@ -126,6 +127,7 @@ async def main(args: argparse.Namespace) -> int:
             "idle": lambda: scenarios.idle_connections(s, work, figures),
             "status": lambda: scenarios.status_at_scale(s, work, figures),
             "fleet": lambda: fleet.fleet(s, work, figures),
+            "conversion": lambda: conversion.conversion(s, work, figures),
         }
         for name in names:
             say(f"scenario {name} (load {loadavg()})")

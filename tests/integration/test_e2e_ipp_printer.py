@@ -193,8 +193,10 @@ async def remote_printer(uri: str) -> Any:
 
 
 async def test_rejected_format_is_visible_through_lpq_and_ipp(tmp_path: Path) -> None:
-    document = tmp_path / "notes.txt"
-    document.write_bytes(b"plain text the printer cannot take\n")
+    """A PCL job for a printer that takes only PDF: no conversion leads there (text
+    would be converted), so the job ends aborted and both front-ends say why."""
+    document = tmp_path / "notes.pcl"
+    document.write_bytes(b"\x1bE\x1b&l0O PCL the printer cannot take\x0c\x1bE")
     with trio.fail_after(120):
         async with gateway_and_printer(tmp_path, formats=["application/pdf"]) as (running, _eve):
             spool = running.context.spool
@@ -211,8 +213,9 @@ async def test_rejected_format_is_visible_through_lpq_and_ipp(tmp_path: Path) ->
                 )
                 message.operation.add("job-id", ValueTag.INTEGER, job.id)
                 answer = await post(client, url(running, "/printers/office"), message)
-    assert "does not take text/plain" in done.state_message
+    reason = "cannot print application/vnd.hp-pcl on this printer, which takes application/pdf"
+    assert reason in done.state_message
     assert answer.job.value("job-state") == int(JobState.ABORTED)
-    assert "does not take text/plain" in str(answer.job.value("job-state-message"))
+    assert reason in str(answer.job.value("job-state-message"))
     text = listing.stdout.decode()
-    assert str(job.id) in text and "does not take text/plain" in text, text
+    assert str(job.id) in text and "cannot print application/vnd.hp-pcl" in text, text

@@ -14,6 +14,13 @@ passed by systemd (socket activation) are used as they are. This module
 accepts on a duplicate of each (`socket.dup`), which it closes when it stops,
 while gateway.app keeps and closes its own; it listens again with the
 caller's backlog. Plain sockets serve ``ipp://``, TLS ones ``ipps://``.
+
+A reload (`gateway.reload`) reaches this listener through `IppReconfig`,
+which it registers on the context: the TLS certificate, key and client CA are
+taken for new connections (`tls.ReloadableContext`; open connections keep
+theirs), the password file, operators, authentication policy and OAuth
+settings from the next request on. The rest of ``[ipp]`` (addresses, caps,
+timeouts, allowed hosts) is built into the accept loop and waits for a restart.
 """
 
 from __future__ import annotations
@@ -29,15 +36,18 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 
 from gateway import netlimits
-from gateway.core.context import GatewayContext
+from gateway.config import Config, ConfigError
+from gateway.core.context import Commit, GatewayContext
 
 from .asgi import HostAllowList, IppApp
+from .auth import PasswordChecks, PasswordFile
 from .connections import ConnectionTable, listening, serve_listeners
 from .handlers import HANDLERS
 from .hypercorn_hooks import connection_server, raise_receive_size
+from .oauth import BearerTokens
 from .printer_attributes import Listener
 from .request import IppService
-from .tls import certificate_for
+from .tls import ReloadableContext, certificate_for
 
 log = logging.getLogger("gateway.ipp")
 _hypercorn_log = logging.getLogger("gateway.ipp.http")
@@ -46,10 +56,14 @@ _hypercorn_log = logging.getLogger("gateway.ipp.http")
 WARM_SLICE = 50
 
 
-def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
-    """hypercorn settings for the IPP listener (and the certificate for ipps)."""
+def hypercorn_config(
+    context: GatewayContext, *, tls: bool, settings: Config | None = None
+) -> HypercornConfig:
+    """hypercorn settings for the IPP listener (and the certificate for ipps),
+    from `settings` (by default the configuration in force)."""
     config = HypercornConfig()
-    ipp = context.config.ipp
+    settings = settings or context.config
+    ipp = settings.ipp
     config.keep_alive_timeout = ipp.idle_timeout
     # Reads of a request body are timed by the app (`intake.BodyPace`), which
     # answers 408; hypercorn's own read deadline is later so that it does not
@@ -63,7 +77,7 @@ def hypercorn_config(context: GatewayContext, *, tls: bool) -> HypercornConfig:
     config.errorlog = _hypercorn_log
     if tls:
         pair = certificate_for(
-            context.config.spool_dir, context.hostname, ipp.certificate, ipp.private_key
+            settings.spool_dir, context.hostname, ipp.certificate, ipp.private_key
         )
         config.certfile = str(pair.certificate)
         config.keyfile = str(pair.private_key)
@@ -116,7 +130,10 @@ async def serve(
     )
     raise_receive_size()
     handler = connection_server(app, config)
-    tls_context = await trio.to_thread.run_sync(config.create_ssl_context) if tls else None
+    tls_context = (
+        ReloadableContext(await trio.to_thread.run_sync(_ssl_context, config)) if tls else None
+    )
+    context.reconfigurables.append(IppReconfig(context, app, tls_context))
     with contextlib.ExitStack() as stack:
         listenings = [
             listening(
@@ -138,6 +155,87 @@ async def serve(
             nursery.start_soon(warm, service)
 
 
+class IppReconfig:
+    """What a reload changes in the running IPP listener (see the module doc)."""
+
+    def __init__(self, context: GatewayContext, app: IppApp, tls: ReloadableContext | None) -> None:
+        self.context = context
+        self.app = app
+        self.tls = tls
+
+    async def prepare(self, config: Config) -> Commit:
+        """Build the new TLS context and authentication checks; `ConfigError`
+        naming the key when a file cannot be used (nothing is changed then)."""
+        old = self.context.config.ipp
+        ipp = config.ipp
+        tls_context: ssl.SSLContext | None = None
+        tls_keys = (ipp.certificate, ipp.private_key, ipp.client_ca)
+        if self.tls is not None and tls_keys != (old.certificate, old.private_key, old.client_ca):
+            tls_context = await trio.to_thread.run_sync(self._tls_context, config)
+        passwords = self.app.passwords
+        if ipp.password_file != old.password_file:
+            passwords = None
+            if ipp.password_file is not None:
+                passwords = PasswordChecks(await _password_file(config))
+        tokens = self.app.tokens
+        if config.oauth != self.context.config.oauth:
+            tokens = BearerTokens(config.oauth) if config.oauth.issuer else None
+        runtime = [q.config.auth for q in self.context.queues if q.runtime]
+        auth_on = ipp.auth != "none" or any(
+            a not in ("", "none") for a in [*runtime, *(q.auth for q in config.queues)]
+        )
+        certificate_user = (
+            config.oauth.client_certificate_user if ipp.client_ca is not None else "off"
+        )
+
+        def commit() -> None:
+            if self.tls is not None and tls_context is not None:
+                self.tls.current = tls_context
+            app = self.app
+            app.passwords = passwords
+            app.tokens = tokens
+            app.operators = frozenset(ipp.operators)
+            app.auth_on = auth_on
+            app.certificate_user = certificate_user
+
+        return commit
+
+    def _tls_context(self, config: Config) -> ssl.SSLContext:
+        ipp = config.ipp
+        try:
+            return _ssl_context(hypercorn_config(self.context, tls=True, settings=config))
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            key = "ipp.client_ca" if _names_ca(exc, ipp.client_ca) else "ipp.certificate"
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+            raise ConfigError(config.source, key, f"cannot be used for TLS: {reason}") from None
+
+
+def _ssl_context(config: HypercornConfig) -> ssl.SSLContext:
+    """hypercorn's TLS context of `config` (which has a certificate)."""
+    context = config.create_ssl_context()
+    if context is None:
+        raise ValueError("no certificate")
+    return context
+
+
+def _names_ca(exc: BaseException, client_ca: object) -> bool:
+    return client_ca is not None and str(client_ca) == getattr(exc, "filename", None)
+
+
+async def _password_file(config: Config) -> PasswordFile:
+    """The password file `config` names, refused when it cannot be read (at start
+    a missing file only warns; a reload that would lock every user out is refused)."""
+    path = config.ipp.password_file
+    assert path is not None
+    try:
+        await trio.Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            config.source, "ipp.password_file", f"cannot read {path}: {exc.strerror}"
+        ) from None
+    return PasswordFile(path)
+
+
 async def warm(service: IppService) -> None:
     """Build every queue's printer description in the background, `WARM_SLICE`
     queues at a time with the event loop's other work in between: the first
@@ -152,4 +250,4 @@ async def warm(service: IppService) -> None:
             await trio.lowlevel.checkpoint()
 
 
-__all__ = ["hypercorn_config", "serve", "warm"]
+__all__ = ["IppReconfig", "hypercorn_config", "serve", "warm"]

@@ -20,6 +20,11 @@ client certificate of each open connection is kept in `ClientCertificates`
 (by the connection's addresses, which the ASGI scope carries too; an entry
 goes when its connection's stream does), and `certificate_user` reads the
 user it names (subject commonName, or e-mail address) for `auth`.
+
+A reload (SIGHUP) may bring a new certificate, key or client CA: the
+listeners hold a `ReloadableContext`, whose every new connection is made by
+the context in force when it is accepted, so connections already open keep
+the one they shook hands with and new ones get the new one.
 """
 
 from __future__ import annotations
@@ -86,6 +91,43 @@ def certificate_for(
     write_private(cert_path, cert_pem, mode=0o644)
     log.info("made a self-signed certificate for ipps in %s", cert_path)
     return CertificatePair(cert_path, key_path, generated=True)
+
+
+class ReloadableContext(ssl.SSLContext):
+    """The TLS context a listener holds: each new connection (`wrap_bio`, which
+    `trio.SSLStream` calls) is made by `current`, which a reload replaces.
+
+    Why not change the context in place: OpenSSL can add a client CA to a
+    context but not take one away, and a certificate loaded into a context in
+    use races the handshakes of other threads; a whole new context, swapped in
+    one assignment, has neither problem."""
+
+    current: ssl.SSLContext
+
+    def __new__(cls, current: ssl.SSLContext) -> ReloadableContext:
+        context = super().__new__(cls, ssl.PROTOCOL_TLS_SERVER)
+        context.current = current
+        return context
+
+    def __init__(self, current: ssl.SSLContext) -> None:
+        # ssl.SSLContext has no __init__ of its own to call; `__new__` did the work.
+        pass
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return self.current.wrap_bio(
+            incoming,
+            outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            session=session,
+        )
 
 
 def _usable(cert_path: Path, key_path: Path) -> bool:

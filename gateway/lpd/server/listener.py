@@ -29,6 +29,11 @@ ENFILE), the listener pauses and tries again, with one warning line
 (`gateway.netlimits.accept`), instead of trio's traceback ten times a
 second.
 
+A reload (`gateway.reload`) changes every ``[lpd]`` setting but the
+addresses and ``lpd.max_connections`` for the connections accepted after it:
+the per-connection code reads ``context.config``, which the reload replaces,
+and `SourceLimits` takes its caps again (`LpdReconfig`).
+
 Front-ends never talk to backends: this package only reads and writes the
 spool and wakes the dispatcher.
 
@@ -50,7 +55,8 @@ from typing import Final
 import trio
 
 from gateway import netlimits
-from gateway.core.context import GatewayContext
+from gateway.config import Config, LpdConfig
+from gateway.core.context import Commit, GatewayContext
 from gateway.lpd.errors import NAK_FAIL, RemoteProtocolError
 from gateway.lpd.events import (
     ConnectionClosed,
@@ -109,14 +115,17 @@ class SourceLimits:
     LOG_EVERY = 60.0
 
     def __init__(self, context: GatewayContext) -> None:
-        cfg = context.config.lpd
+        self.configure(context.config.lpd)
+        self.open: dict[str, int] = {}
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.logged: dict[str, float] = {}
+
+    def configure(self, cfg: LpdConfig) -> None:
+        """Take the caps of `cfg` (at start and on reload; the counts are kept)."""
         self.max_open = cfg.max_connections_per_source
         self.rate = cfg.rate_limit
         self.burst = max(1.0, 2 * cfg.rate_limit)
         self.trusted = cfg.trusted_hosts
-        self.open: dict[str, int] = {}
-        self.buckets: dict[str, tuple[float, float]] = {}
-        self.logged: dict[str, float] = {}
 
     def admit(self, peer: str, now: float) -> str | None:
         """None to serve ``peer``, else why not (and the caller closes)."""
@@ -151,6 +160,16 @@ class SourceLimits:
         if len(self.logged) > 10_000:
             self.logged = {p: t for p, t in self.logged.items() if now - t < self.LOG_EVERY}
         return True
+
+
+class LpdReconfig:
+    """What a reload changes in the running LPD listener beyond ``context.config``."""
+
+    def __init__(self, limits: SourceLimits) -> None:
+        self.limits = limits
+
+    async def prepare(self, config: Config) -> Commit:
+        return partial(self.limits.configure, config.lpd)
 
 
 def _allowed(context: GatewayContext, peer: str) -> bool:
@@ -301,7 +320,9 @@ async def serve(
         BoundedListener(trio.SocketListener(trio.socket.from_stdlib_socket(s)), slots)
         for s in sockets
     ]
-    handler = partial(handle_connection, context, slots, SourceLimits(context))
+    limits = SourceLimits(context)
+    context.reconfigurables.append(LpdReconfig(limits))
+    handler = partial(handle_connection, context, slots, limits)
     lenient = context.config.lpd.lenient_byte_count
     if lenient is not None:
         log.warning(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,23 @@ class Finished:
     cpu_seconds: float
 
 
+#: Runs the program as its own child and writes that child's rusage to a file.
+#: Why: a process forked from pytest inherits pytest's high-water RSS (Linux keeps
+#: it across exec), so measuring the program as pytest's child would report the
+#: suite's size; a small launcher in between reports the program's own.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
+code = os.waitstatus_to_exitcode(status)
+os._exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_program(
     name: str, *arguments: str | Path, deadline: float = DEADLINE, cwd: Path | None = None
 ) -> Finished:
@@ -36,24 +54,30 @@ def run_program(
     runs it in the job's folder); killed after `deadline` seconds (the test
     then fails on its return code)."""
     argv = [sys.executable, "-m", f"gateway.convert.{name}", *map(str, arguments)]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
-        timer = threading.Timer(deadline, process.kill)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as usage,
+    ):
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, usage.name, *argv]
+        process = subprocess.Popen(
+            launcher,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
+        timer = threading.Timer(deadline, lambda: os.killpg(process.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            returncode = process.wait()
         finally:
             timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
+        peak, cpu = [*usage.read().split(), "0", "0"][:2]
         out.seek(0)
         err.seek(0)
-        return Finished(
-            process.returncode,
-            out.read().decode(),
-            err.read().decode(),
-            usage.ru_maxrss,
-            usage.ru_utime + usage.ru_stime,
-        )
+        return Finished(returncode, out.read().decode(), err.read().decode(), int(peak), float(cpu))
 
 
 def succeeded(result: Finished) -> int:

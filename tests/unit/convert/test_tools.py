@@ -52,7 +52,7 @@ def test_routes_without_options() -> None:
     assert tools(POSTSCRIPT, [PDF, URF]) == ["gs-pdf"]
     assert tools(TEXT, [PWG_RASTER]) == ["texttopdf", "gs-pwg"]
     assert tools(JPEG, [JPEG, PDF]) == []
-    assert tools(PNG, [POSTSCRIPT]) == ["imagetopdf", "gs-ps"]
+    assert tools(PNG, [POSTSCRIPT]) == ["imagetopdf", "pdftops"]
     assert tools(URF, [PWG_RASTER]) == ["rastertopdf", "gs-pwg"]
     assert tools(PDF, ["application/vnd.hp-PCL"]) == ["gs-pcl"]
     assert tools(PDF, [PCLXL, PCL]) == ["gs-pclxl"]
@@ -70,7 +70,7 @@ def test_a_pdf_pass_where_options_must_be_applied() -> None:
     assert tools(PDF, [PDF], nup) == ["pdftopdf"]
     assert tools(TEXT, [PWG_RASTER], nup) == ["texttopdf", "pdftopdf", "gs-pwg"]
     # PostScript for a PostScript printer: through PDF and back.
-    assert tools(POSTSCRIPT, [POSTSCRIPT], nup) == ["gs-pdf", "pdftopdf", "gs-ps"]
+    assert tools(POSTSCRIPT, [POSTSCRIPT], nup) == ["gs-pdf", "pdftopdf", "pdftops"]
     assert tools(PWG_RASTER, [PWG_RASTER], nup) == ["rastertopdf", "pdftopdf", "gs-pwg"]
 
 
@@ -134,7 +134,6 @@ def argv(tool: str, source: str, target: str, options: RenderOptions = A4) -> li
 def test_ghostscript_always_safe_and_writes_only_its_output() -> None:
     for tool, target in (
         ("gs-pdf", PDF),
-        ("gs-ps", POSTSCRIPT),
         ("gs-pwg", PWG_RASTER),
         ("gs-urf", URF),
         ("gs-pclxl", PCLXL),
@@ -301,7 +300,6 @@ def test_page_count_parsers() -> None:
         ("gs-pwg", PWG_RASTER, replace(A4, pwg_raster_type="srgb_16", resolution=(100, 100))),
         ("gs-urf", URF, replace(A4, urf_type="SRGB24", urf_resolution=(150, 150))),
         ("gs-urf", URF, replace(A4, urf_type="W8", urf_resolution=(150, 150))),
-        ("gs-ps", POSTSCRIPT, A4),
         ("gs-pclxl", PCLXL, replace(A4, color=True, sides="two-sided-short-edge")),
         ("gs-pcl", PCL, replace(A4, sides="two-sided-long-edge")),
     ],
@@ -320,3 +318,21 @@ async def test_ghostscript_takes_each_argv(
             cmd.argv, cwd=work, stdin=None, stdout=None, limits=Limits(), name=cmd.name
         )
     assert sniff_file(output) == target
+
+
+async def test_pdftops_makes_postscript_on_the_media_with_every_page(job_folder: Path) -> None:
+    work = job_folder / "work"
+    work.mkdir()
+    output = work / "out"
+    cmd = command(Step(PDF, POSTSCRIPT, "pdftops"), A4, FIXTURES / "two-pages.pdf", output)
+    assert cmd.argv[0] == "pdftops" and cmd.argv[-2:] == (
+        str(FIXTURES / "two-pages.pdf"),
+        str(output),
+    )
+    with trio.fail_after(60):
+        await run_limited(
+            cmd.argv, cwd=work, stdin=None, stdout=None, limits=Limits(), name=cmd.name
+        )
+    assert sniff_file(output) == POSTSCRIPT
+    text = output.read_bytes()
+    assert b"%%Pages: 2" in text and b"%%DocumentMedia:" in text
