@@ -115,8 +115,7 @@ class ConversionStage:
                 # letter). They go as they are, as they did before conversion
                 # existed, and the printer (or the IPP backend's format check) decides.
                 log.info(
-                    "job %d: document %d: %s is not a format the gateway converts; "
-                    "sent as it is",
+                    "job %d: document %d: %s is not a format the gateway converts; sent as it is",
                     job.id,
                     doc.number,
                     base(doc.format),
