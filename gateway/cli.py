@@ -8,6 +8,7 @@ exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import hashlib
 import logging
@@ -20,7 +21,7 @@ from typing import NoReturn
 
 import trio
 
-from gateway import __version__, app, backends, config
+from gateway import __version__, admin, app, backends, config
 from gateway import log as gateway_log
 from gateway.ipp.server import auth, tls
 
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="the name clients use (default: this machine's name)",
     )
+    admin.add_parser(commands)
     return parser
 
 
@@ -212,7 +214,8 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     gateway_log.setup(cfg.log_level, cfg.log_format)
     try:
-        trio.run(app.run, cfg)
+        # A reload (SIGHUP) reads the file again with the same flags.
+        trio.run(functools.partial(app.run, cfg, loader=functools.partial(_load, args)))
     except app.StartupError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -288,7 +291,13 @@ def _gen_cert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"serve": _serve, "check-config": _check, "passwd": _passwd, "gen-cert": _gen_cert}
+COMMANDS = {
+    "serve": _serve,
+    "check-config": _check,
+    "passwd": _passwd,
+    "gen-cert": _gen_cert,
+    "admin": admin.main,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import trio
@@ -332,6 +333,7 @@ class Dispatcher:
             job.id,
             (JobState.PENDING,),
             JobState.PROCESSING,
+            in_queue=queue.name,  # not if it was moved to another queue meanwhile
             reasons=("job-printing",),
             message=f"sending to {shown_backend(queue.backend.uri)}",
             attempts=job.attempts + 1,
@@ -472,7 +474,7 @@ class Dispatcher:
             )
 
     async def _settle(
-        self, job: Job, state: JobState, reasons: tuple[str, ...], message: str, **changes: object
+        self, job: Job, state: JobState, reasons: tuple[str, ...], message: str, **changes: Any
     ) -> Job | None:
         """Move a job out of processing unless something else (a cancel) ended it."""
         return await self.spool.transition_if(
@@ -519,7 +521,7 @@ class Dispatcher:
                     interval = min(TRACK_MAX, interval * TRACK_GROWTH)
                     continue
                 interval = TRACK_INITIAL
-                changes: dict[str, object] = {}
+                changes: dict[str, Any] = {}
                 if status.impressions_completed is not None:
                     changes["impressions_completed"] = status.impressions_completed
                 try:

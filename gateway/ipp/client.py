@@ -10,6 +10,13 @@ It also owns the IPP version fallback (RFC 8011 section 4.1.8, CUPS's
 backend/ipp.c): a printer that answers server-error-version-not-supported,
 or HTTP 400, to a 2.0 request is asked again with 1.1, then 1.0, and the
 version that worked is kept for the next requests.
+
+For a command-line client (``lpd-ipp-gateway admin``) it also carries
+credentials the backend does not use: a bearer token sent with every request
+(RFC 6750), HTTP Basic credentials that may be set after a 401 answer
+(`IppClient.set_credentials`, once a person typed the password), and the TLS
+verification a client picks (`tls_verify`: the system's CAs, a CA file, or
+none for a gateway's self-signed certificate).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -67,6 +75,18 @@ def http_url(uri: str) -> str:
     return urlunsplit((scheme, f"{host}:{port}", parts.path or "/", parts.query, ""))
 
 
+def tls_verify(ca_file: Path | None = None, *, insecure: bool = False) -> ssl.SSLContext | bool:
+    """What `IppClient` checks a server's certificate against: the system's CAs
+    (True), the CAs in `ca_file` (PEM), or nothing at all with `insecure` (a
+    gateway's own self-signed certificate, on a network one trusts).
+    OSError / ssl.SSLError when `ca_file` cannot be read."""
+    if insecure:
+        return False
+    if ca_file is None:
+        return True
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """A decoded IPP response and the HTTP version it came over."""
@@ -92,6 +112,7 @@ class IppClient:
         *,
         verify: ssl.SSLContext | bool = True,
         auth: tuple[str, str] | None = None,
+        token: str | None = None,
         timeout: float = 60.0,
         connect_timeout: float = 30.0,
         http2: bool = True,
@@ -100,6 +121,7 @@ class IppClient:
         self.url = http_url(uri)
         self.version: tuple[int, int] = VERSIONS[0]
         self._auth = auth
+        self._token = token
         self._client = httpx.AsyncClient(
             verify=verify,
             http2=http2,
@@ -107,6 +129,16 @@ class IppClient:
             headers={"User-Agent": USER_AGENT},
         )
         self._request_id = 0
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether a user and password (or a bearer token) will be sent."""
+        return self._auth is not None or self._token is not None
+
+    def set_credentials(self, user: str, password: str) -> None:
+        """HTTP Basic credentials for requests sent with ``use_auth`` from now on
+        (a password asked for after a 401)."""
+        self._auth = (user, password)
 
     def next_request_id(self) -> int:
         self._request_id = self._request_id % 0x7FFFFFFF + 1
@@ -169,6 +201,8 @@ class IppClient:
             "Content-Length": str(len(header) + document_size),
         }
         auth = httpx.BasicAuth(*self._auth) if use_auth and self._auth else None
+        if auth is None and self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
         try:
             async with self._client.stream(
                 "POST", self.url, content=body(), headers=headers, auth=auth
@@ -208,9 +242,12 @@ class IppClient:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None and not text:
+    """The first non-empty text of `exc` and its causes (httpx's TLS errors have
+    none themselves: the ssl error that says why is their cause)."""
+    cause: BaseException | None = exc
+    while cause is not None:
         text = str(cause)
-        cause = cause.__cause__
-    return text
+        if text:
+            return text
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__

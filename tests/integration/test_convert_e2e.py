@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import trio
@@ -147,6 +148,49 @@ async def test_lprng_lpr_text_reaches_a_raster_only_printer_as_pwg_raster(tmp_pa
     assert inked_pages(decoded, tmp_path) == [True, True, True]
     (doc,) = done.documents
     assert doc.print_format == "image/pwg-raster" and doc.pages == 3
+    assert done.pages == 3
+    # The PDF the chain goes through (made again by the same program, the runner
+    # removes it) gives the text back, Greek and Cyrillic included.
+    pdf = tmp_path / "report.pdf"
+    subprocess.run(
+        [
+            sys.executable, "-m", "gateway.convert.texttopdf", str(document), str(pdf),
+            "--media=na_letter_8.5x11in",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Quarterly report" in text and "Αθήνα" in text and "Москва" in text
+    assert text.count("\f") >= 3
+
+
+async def test_bsd_lpr_text_reaches_a_raster_only_printer_as_pwg_raster(tmp_path: Path) -> None:
+    document = tmp_path / "report.txt"
+    document.write_bytes(REPORT)
+    with trio.fail_after(180):
+        async with (
+            ippeveprinter(
+                tmp_path / "eve",
+                formats=("image/pwg-raster", "image/jpeg"),
+                command=quick_printer(tmp_path),
+            ) as eve,
+            running_gateway(
+                gateway_to(eve.uri, tmp_path, name="lp", lpd_host="127.0.0.2")
+            ) as running,
+            bsd_forwarder(running.lpd[0][1], host="127.0.0.2") as bsd,
+        ):
+            spool = running.context.spool
+            await bsd.lpr(str(document))
+            job = await first_job(spool)
+            done = await wait_for_state(spool, job.id, JobState.COMPLETED)
+    (kept,) = eve.files()
+    assert kept.read_bytes()[:4] == b"RaS2"
+    decoded = raster_as_pdf(kept, tmp_path, "image/pwg-raster")
+    assert pdf_pages(decoded) == 3 and inked_pages(decoded, tmp_path) == [True, True, True]
     assert done.pages == 3
 
 

@@ -374,14 +374,16 @@ class Spool:
         *,
         reasons: Iterable[str] | None = None,
         message: str | None = None,
+        in_queue: str | None = None,
         **changes: Any,
     ) -> Job | None:
         """Like `transition`, but only while the job's newest version is in one of
-        ``only_from``: None when something else (a cancel) moved it first."""
+        ``only_from`` (and in queue `in_queue`, when given): None when something
+        else (a cancel, a move to another queue) changed it first."""
         changes |= _status(reasons, message)
 
         def build(job: Job) -> Job | None:
-            if job.state not in only_from:
+            if job.state not in only_from or (in_queue is not None and job.queue != in_queue):
                 return None
             return job.changed(time.time(), state=state, **changes)
 

@@ -64,6 +64,7 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.PROMOTE_JOB: job.job_not_possible,
     Operation.SCHEDULE_JOB_AFTER: job.job_not_possible,
     Operation.RESUME_JOB: job.job_not_possible,
+    Operation.CUPS_MOVE_JOB: job.move_job,
     # Documents (RFC 8011 4.3.1, PWG 5100.5)
     Operation.SEND_DOCUMENT: document.send_document,
     Operation.GET_DOCUMENTS: document.get_documents,

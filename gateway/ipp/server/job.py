@@ -17,6 +17,11 @@ Operations the gateway cannot perform on a spooled job (Restart-Job,
 Reprocess-Job, Resubmit-Job, Promote-Job, Schedule-Job-After, Resume-Job,
 Suspend-Current-Job) are recognised and checked, and answer
 client-error-not-possible with a status-message saying why.
+
+CUPS-Move-Job (CUPS's IPP extensions, 0x400D) moves one job to another queue:
+the job by job-uri, or printer-uri and job-id; the target in job-printer-uri
+(operation group). Only a job not yet handed to its backend (pending or
+pending-held) moves, and it keeps its id.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ import re
 import time
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
+from gateway.core.dispatcher import HANDOFF_WAIT
 from gateway.core.job import Frontend, Job, JobState, Origin
 from gateway.core.spool import JobNotFound, NewDocument, NoSpace, NotPossible
 from gateway.ipp.attributes import Attribute, Group
@@ -57,6 +64,7 @@ from .request import (
     check_owner,
     int_op,
     not_settable,
+    one_value,
     requested_attributes,
     respond,
     string_op,
@@ -731,3 +739,62 @@ async def suspend_current_job(service: IppService, request: IppRequest) -> IppRe
     raise OperationError(
         StatusCode.CLIENT_ERROR_NOT_POSSIBLE, "a job being forwarded cannot be suspended"
     )
+
+
+# --------------------------------------------------------------------------
+# CUPS-Move-Job
+
+#: The states a job may be moved in: not yet handed to its backend.
+MOVABLE = (JobState.PENDING, JobState.PENDING_HELD)
+
+
+async def move_job(service: IppService, request: IppRequest) -> IppResponse:
+    """CUPS-Move-Job: the job goes to the queue job-printer-uri names (see the
+    module doc). The owner or an operator may move it (`check_owner`, as for
+    Cancel-Job); the target must exist and accept jobs. A job the dispatcher is
+    about to hand to its backend is waited for first (`Dispatcher.settled`), as
+    a cancel is, so the answer is the outcome, not a race; the queue is changed
+    only while the job is still in the state it was checked in
+    (`Spool.transition_if`)."""
+    _, job = service.target_job(request)
+    check_owner(request, job)
+    attribute = one_value(
+        request, "job-printer-uri", ValueTag.URI, "job-printer-uri must be one uri"
+    )
+    if attribute is None:
+        raise OperationError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "missing job-printer-uri")
+    path = urlsplit(str(attribute.value).split(",", 1)[0]).path or "/"
+    target = service.queue_for_path(path)
+    if target is None:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_FOUND,
+            f"no printer at {path}",
+            [unsupported_value(attribute)],
+        )
+    if not target.is_accepting:
+        raise OperationError(
+            StatusCode.SERVER_ERROR_NOT_ACCEPTING_JOBS, f"{target.name} is not accepting jobs"
+        )
+    dispatcher = service.context.dispatcher
+    current = await dispatcher.settled(job, HANDOFF_WAIT)
+    if current is None:
+        raise OperationError(StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {job.id} does not exist")
+    if current.state not in MOVABLE or dispatcher.in_handoff(current):
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_POSSIBLE,
+            f"job {job.id} is {current.state.keyword}: only a pending or held job can be moved",
+        )
+    source = current.queue
+    if source == target.name:
+        return respond(request)
+    moved = await service.context.spool.transition_if(
+        current.id, (current.state,), current.state, queue=target.name
+    )
+    if moved is None:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} changed state meanwhile"
+        )
+    job_event("moved", moved, via="ipp", user=request.identity, source=source)
+    dispatcher.wake(source)
+    dispatcher.wake(target.name)
+    return respond(request)
