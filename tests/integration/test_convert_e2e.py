@@ -7,6 +7,7 @@ the gateway's: cups-filters' rastertopdf, Ghostscript, poppler."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import subprocess
@@ -120,9 +121,13 @@ def gateway_to(
 # Legacy hosts to an IPP Everywhere printer that takes only PWG raster and JPEG
 
 
-async def test_lprng_lpr_text_reaches_a_raster_only_printer_as_pwg_raster(tmp_path: Path) -> None:
-    document = tmp_path / "report.txt"
-    document.write_bytes(REPORT)
+async def lpr_to_a_raster_printer(tmp_path: Path, document: Path, client: str) -> tuple[Path, Job]:
+    """`document` by LPRng's or BSD's lpr (through a BSD lpd forwarder) to a gateway
+    queue in front of ippeveprinter taking only PWG raster and JPEG: the file the
+    printer kept and the completed job."""
+    bsd = client == "bsd"
+    # The BSD forwarder sends its jobs to queue lp at 127.0.0.2.
+    cfg_queue, host = ("lp", "127.0.0.2") if bsd else ("office", "127.0.0.1")
     with trio.fail_after(180):
         async with (
             ippeveprinter(
@@ -130,17 +135,29 @@ async def test_lprng_lpr_text_reaches_a_raster_only_printer_as_pwg_raster(tmp_pa
                 formats=("image/pwg-raster", "image/jpeg"),
                 command=quick_printer(tmp_path),
             ) as eve,
-            running_gateway(gateway_to(eve.uri, tmp_path)) as running,
+            running_gateway(
+                gateway_to(eve.uri, tmp_path, name=cfg_queue, lpd_host=host)
+            ) as running,
         ):
             spool = running.context.spool
-            await lprng(
-                "lpr",
-                ["-P", endpoint(running.lpd[0][1], "office"), "-J", "report", str(document)],
-                tmp_path,
-            )
-            job = await first_job(spool)
-            done = await wait_for_state(spool, job.id, JobState.COMPLETED)
+            port = running.lpd[0][1]
+            async with contextlib.AsyncExitStack() as stack:
+                if bsd:  # the forwarder runs until the job is printed
+                    forwarder = await stack.enter_async_context(bsd_forwarder(port, host=host))
+                    await forwarder.lpr(str(document))
+                else:
+                    args = ["-P", endpoint(port, cfg_queue), "-J", "report", str(document)]
+                    await lprng("lpr", args, tmp_path)
+                job = await first_job(spool)
+                done = await wait_for_state(spool, job.id, JobState.COMPLETED)
     (kept,) = eve.files()
+    return kept, done
+
+
+async def test_lprng_lpr_text_reaches_a_raster_only_printer_as_pwg_raster(tmp_path: Path) -> None:
+    document = tmp_path / "report.txt"
+    document.write_bytes(REPORT)
+    kept, done = await lpr_to_a_raster_printer(tmp_path, document, "lprng")
     head = kept.read_bytes()[:4]
     assert head == b"RaS2", head
     decoded = raster_as_pdf(kept, tmp_path, "image/pwg-raster")
@@ -171,23 +188,7 @@ async def test_lprng_lpr_text_reaches_a_raster_only_printer_as_pwg_raster(tmp_pa
 async def test_bsd_lpr_text_reaches_a_raster_only_printer_as_pwg_raster(tmp_path: Path) -> None:
     document = tmp_path / "report.txt"
     document.write_bytes(REPORT)
-    with trio.fail_after(180):
-        async with (
-            ippeveprinter(
-                tmp_path / "eve",
-                formats=("image/pwg-raster", "image/jpeg"),
-                command=quick_printer(tmp_path),
-            ) as eve,
-            running_gateway(
-                gateway_to(eve.uri, tmp_path, name="lp", lpd_host="127.0.0.2")
-            ) as running,
-            bsd_forwarder(running.lpd[0][1], host="127.0.0.2") as bsd,
-        ):
-            spool = running.context.spool
-            await bsd.lpr(str(document))
-            job = await first_job(spool)
-            done = await wait_for_state(spool, job.id, JobState.COMPLETED)
-    (kept,) = eve.files()
+    kept, done = await lpr_to_a_raster_printer(tmp_path, document, "bsd")
     assert kept.read_bytes()[:4] == b"RaS2"
     decoded = raster_as_pdf(kept, tmp_path, "image/pwg-raster")
     assert pdf_pages(decoded) == 3 and inked_pages(decoded, tmp_path) == [True, True, True]
@@ -199,24 +200,7 @@ async def test_bsd_lpr_postscript_reaches_a_raster_only_printer_as_pwg_raster(
 ) -> None:
     document = tmp_path / "document.ps"
     document.write_bytes((IPPTOOL_FILES / "document-a4.ps").read_bytes())
-    with trio.fail_after(180):
-        async with (
-            ippeveprinter(
-                tmp_path / "eve",
-                formats=("image/pwg-raster", "image/jpeg"),
-                command=quick_printer(tmp_path),
-            ) as eve,
-            # The forwarder sends BSD lpr's jobs to queue lp at 127.0.0.2.
-            running_gateway(
-                gateway_to(eve.uri, tmp_path, name="lp", lpd_host="127.0.0.2")
-            ) as running,
-            bsd_forwarder(running.lpd[0][1], host="127.0.0.2") as bsd,
-        ):
-            spool = running.context.spool
-            await bsd.lpr(str(document))
-            job = await first_job(spool)
-            done = await wait_for_state(spool, job.id, JobState.COMPLETED)
-    (kept,) = eve.files()
+    kept, done = await lpr_to_a_raster_printer(tmp_path, document, "bsd")
     assert kept.read_bytes()[:4] == b"RaS2"
     expected = ps_pages(document)
     decoded = raster_as_pdf(kept, tmp_path, "image/pwg-raster")
