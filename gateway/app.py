@@ -31,9 +31,12 @@ from gateway.core.accounting import Accountant
 from gateway.core.context import GatewayContext
 from gateway.core.conversion import ConversionStage
 from gateway.core.dispatcher import Dispatcher
+from gateway.core.leases import LeaseKeeper, instance_id
 from gateway.core.polling import PollSettings
 from gateway.core.queues import Queue, Queues
-from gateway.core.spool import Spool, SpoolLocked
+from gateway.core.spool import Spool, SpoolLocked, StoreError, postgres
+from gateway.core.spool.migrations import SchemaTooOld
+from gateway.infra import Fetcher, FetchSettings
 from gateway.ipp import server as ipp_server
 from gateway.ipp.server import everywhere
 from gateway.ipp.server.printer_attributes import printer_uuid
@@ -225,6 +228,20 @@ async def run(
             raise _first(startup) from None
 
 
+def _lease_keeper(config: Config, queues: Queues) -> LeaseKeeper:
+    """A fleet's forwarding leases (gateway/core/leases.py), on the shared store."""
+    keeper = LeaseKeeper(
+        config.spool.store,
+        instance_id(config.spool_dir, config.fleet.instance_id),
+        lease_time=config.fleet.lease_time,
+        password=postgres.read_password(config.spool.store_password_file),
+        queues=lambda: [q.name for q in queues],
+        on_problem=queues.set_store_problem,
+    )
+    log.info("fleet: instance %s, lease time %.1fs", keeper.me, keeper.lease_time)
+    return keeper
+
+
 async def _serve(
     config: Config,
     lpd_socks: list[socket.socket],
@@ -235,6 +252,7 @@ async def _serve(
     signals: AsyncIterator[int] | None,
     loader: Callable[[], Config],
 ) -> None:
+    shared = config.spool.store
     try:
         spool = await Spool.open(
             config.spool_dir,
@@ -242,9 +260,13 @@ async def _serve(
             min_free_space=config.limits.min_free_space,
             history_max_jobs=config.history.max_jobs,
             history_max_age=config.history.max_age,
+            store=postgres.opener(shared, config.spool.store_password_file) if shared else None,
+            documents=config.spool.documents,
         )
     except SpoolLocked as exc:
         raise StartupError(str(exc)) from None
+    except (StoreError, SchemaTooOld) as exc:  # the shared job store (PostgreSQL)
+        raise StartupError(f"job store {postgres.redact(shared)}: {exc}") from None
     except OSError as exc:
         raise StartupError(
             f"cannot open the spool in {config.spool_dir}: {exc.strerror}; "
@@ -279,9 +301,16 @@ async def _serve(
             multiple_operation_timeout=config.ipp.multiple_operation_timeout,
             polling=PollSettings.of(config.dispatch),
             conversion=ConversionStage(spool, config.convert),
+            leases=_lease_keeper(config, queues) if shared else None,
         )
         accountant = (
-            Accountant(spool, queues, config.accounting, spool_dir=config.spool_dir)
+            Accountant(
+                spool,
+                queues,
+                config.accounting,
+                spool_dir=config.spool_dir,
+                owns=dispatcher.holds,
+            )
             if config.accounting.enabled
             else None
         )
@@ -302,9 +331,12 @@ async def _serve(
             metrics=[_address(s) for s in metrics_socks],
         )
         async with trio.open_nursery() as nursery:
+            # A shared store: hear the other gateways' changes (returns at once for SQLite).
+            await nursery.start(spool.follow, config.spool.poll_interval)
             if accountant is not None:  # before the dispatcher: it hears every job end
                 await nursery.start(accountant.run)
             await nursery.start(dispatcher.run)
+            await _start_fetchers(nursery, spool, queues)
             await _start_frontends(nursery, context, lpd_socks, ipp_socks, ipps_socks)
             if metrics_socks:
                 serve_metrics = functools.partial(metrics_listener.serve, backlog=BACKLOG)
@@ -334,6 +366,7 @@ async def _serve(
                         continue
                     log.info("%s received: stopping", signal.Signals(signum).name)
                     break
+                await ipp_server.answer_held(context)  # held Get-Notifications answered first
                 nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
@@ -341,6 +374,20 @@ async def _serve(
                 await queue.backend.aclose()
             await spool.aclose()
     log.info("stopped")
+
+
+async def _start_fetchers(nursery: trio.Nursery, spool: Spool, queues: Queues) -> None:
+    """The proxy queues' fetchers (IPP INFRA, gateway/infra/): one per queue with
+    fetch_from or fetch_system. A secret file that cannot be read stops the start."""
+    for queue in queues:
+        try:
+            settings = FetchSettings.of(queue.config)
+        except OSError as exc:
+            raise StartupError(
+                f"queue {queue.name}: cannot read its fetch credentials: {exc.strerror}"
+            ) from None
+        if settings is not None:
+            await nursery.start(Fetcher(spool, queue, settings).run)
 
 
 async def _start_frontends(

@@ -21,7 +21,7 @@ from typing import NoReturn
 
 import trio
 
-from gateway import __version__, admin, app, backends, config
+from gateway import __version__, admin, app, backends, config, dbcommand
 from gateway import log as gateway_log
 from gateway.ipp.server import auth, tls
 
@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="where jobs are spooled (default: /var/spool/lpd-ipp-gateway for "
         "root, else ~/.local/state/lpd-ipp-gateway)",
+    )
+    serve.add_argument(
+        "--store",
+        metavar="URL",
+        help="a job store shared by several gateways, postgresql://user@host:port/db "
+        "(default: SQLite in the spool folder; [spool] store)",
     )
     serve.add_argument(
         "--lpd-listen",
@@ -184,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the name clients use (default: this machine's name)",
     )
     admin.add_parser(commands)
+    dbcommand.add_parser(commands)
     return parser
 
 
@@ -203,6 +210,7 @@ def _load(args: argparse.Namespace) -> config.Config:
         log_level=args.log_level,
         log_format=args.log_format,
         embedded_default=embedded,
+        store=args.store,
     )
 
 
@@ -297,6 +305,7 @@ COMMANDS = {
     "passwd": _passwd,
     "gen-cert": _gen_cert,
     "admin": admin.main,
+    "db": dbcommand.main,
 }
 
 

@@ -216,6 +216,11 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 # The configuration model
 
 
+#: The backend URI of an infrastructure queue (`QueueConfig.infrastructure`): its jobs
+#: are held for proxies (gateway/core/infra.py), never sent anywhere by the gateway.
+INFRA_BACKEND = "infra:hold"
+
+
 @dataclass(frozen=True, slots=True)
 class QueueConfig:
     """One print queue: its name, its backend and how it presents itself."""
@@ -240,6 +245,20 @@ class QueueConfig:
     organization: str = ""
     organizational_unit: str = ""
     geo_location: str = ""  # a geo: URI (RFC 5870), "" = unknown
+    # Proxy role (PWG 5100.18, gateway/infra/): fetch jobs from an Infrastructure
+    # Printer (its printer URI), or from the one a System Service assigns
+    # (Register-Output-Device); "" = not a proxy queue. Credentials are read
+    # from files (never written in the configuration); fetch_ca_file: the CAs
+    # to verify the Infrastructure Printer's certificate with (None: the system's).
+    fetch_from: str = ""
+    fetch_system: str = ""
+    fetch_user: str = ""
+    fetch_password_file: Path | None = None
+    fetch_token_file: Path | None = None
+    fetch_ca_file: Path | None = None
+    # Infrastructure Printer role (PWG 5100.18, gateway/core/infra.py): the queue holds
+    # its jobs for proxies to fetch instead of forwarding them (no backend of its own).
+    infrastructure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +298,7 @@ class IppConfig:
     min_body_rate: int = 1024  # bytes/s, over body_rate_window of waiting; 0: none
     body_rate_window: float = 60.0
     multiple_operation_timeout: float = 300.0
+    notify_wait_max: float = 30.0  # longest held Get-Notifications (notify-wait); 0: none
     auth: str = "none"  # none | jobs | all (gateway/ipp/server/auth.py)
     password_file: Path | None = None
     operators: tuple[str, ...] = ()
@@ -313,6 +333,73 @@ class MetricsConfig:
 class LimitsConfig:
     max_job_size: int = 0  # 0: no limit but free space
     min_free_space: int = 64 * 1024**2
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolConfig:
+    """Where job records and documents live (``[spool]``)."""
+
+    store: str = ""  # "" = SQLite in the spool folder; postgresql://user@host:port/db
+    store_password_file: Path | None = None  # else the URL's password, PGPASSWORD or .pgpass
+    documents: Path | None = None  # job folders; None = <spool_dir>/jobs (shared: a shared folder)
+    poll_interval: float = 1.0  # seconds between reads of the shared store without NOTIFY
+
+
+def parse_store_url(value: object) -> str:
+    """A ``postgresql://`` (or ``postgres://``) URL naming the shared job store."""
+    if not isinstance(value, str):
+        raise ValueError("expected a postgresql://user@host:port/database URL")
+    text = value.strip()
+    if not text:
+        return ""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (validates the port)
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("must be a postgresql://user@host:port/database URL")
+    if not parts.path.strip("/"):
+        raise ValueError("names no database (postgresql://user@host:port/DATABASE)")
+    return text
+
+
+def _poll_interval(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not 0.05 <= seconds <= 60:
+        raise ValueError("must be between 0.05 and 60 seconds")
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """Several gateways on one shared store (gateway/core/leases.py); unused with SQLite."""
+
+    lease_time: float = 10.0  # a dead holder's queues are forwarded by another within this
+    instance_id: str = ""  # "" = made once and kept in <spool_dir>/instance-id
+
+
+def _lease_time(value: Any) -> float:
+    seconds = parse_duration(value)
+    if not 1.0 <= seconds <= 600.0:
+        raise ValueError("must be between 1 and 600 seconds")
+    return seconds
+
+
+def _instance_id(value: Any) -> str:
+    text = _str(value).strip()
+    if len(text) > 64 or not all(c.isalnum() or c in "-_.:" for c in text):
+        raise ValueError("must be up to 64 letters, digits or - _ . : (empty: made at start)")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class InfraConfig:
+    """The Infrastructure Printer role (gateway/core/infra.py): who may act as a proxy."""
+
+    proxy_users: tuple[str, ...] = ()  # authenticated users allowed the proxy operations
+    proxy_group: str = ""  # and the members of this Unix group ("" = none)
+    max_output_devices: int = 16  # registered output devices, all queues together
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +472,9 @@ class Config:
     ipp: IppConfig = IppConfig()
     limits: LimitsConfig = LimitsConfig()
     history: HistoryConfig = HistoryConfig()
+    spool: SpoolConfig = SpoolConfig()
+    fleet: FleetConfig = FleetConfig()
+    infra: InfraConfig = InfraConfig()
     dispatch: DispatchConfig = DispatchConfig()
     dnssd: DnssdConfig = DnssdConfig()
     metrics: MetricsConfig = MetricsConfig()
@@ -675,6 +765,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
             "min_body_rate": ("min_body_rate", parse_size),
             "body_rate_window": ("body_rate_window", parse_duration),
             "multiple_operation_timeout": ("multiple_operation_timeout", parse_duration),
+            "notify_wait_max": ("notify_wait_max", parse_duration),
             "auth": ("auth", _auth_policy),
             "password_file": ("password_file", _path),
             "operators": ("operators", _list_of(_str)),
@@ -687,6 +778,30 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[str, Parser]]]] = {
         {
             "max_job_size": ("max_job_size", parse_size),
             "min_free_space": ("min_free_space", parse_size),
+        },
+    ),
+    "spool": (
+        SpoolConfig,
+        {
+            "store": ("store", parse_store_url),
+            "store_password_file": ("store_password_file", _path),
+            "documents": ("documents", _path),
+            "poll_interval": ("poll_interval", _poll_interval),
+        },
+    ),
+    "fleet": (
+        FleetConfig,
+        {
+            "lease_time": ("lease_time", _lease_time),
+            "instance_id": ("instance_id", _instance_id),
+        },
+    ),
+    "infra": (
+        InfraConfig,
+        {
+            "proxy_users": ("proxy_users", _list_of(_str)),
+            "proxy_group": ("proxy_group", _str),
+            "max_output_devices": ("max_output_devices", _positive_int),
         },
     ),
     "history": (
@@ -794,7 +909,61 @@ _QUEUE_KEYS: dict[str, Parser] = {
     "organization": _str,
     "organizational_unit": _str,
     "geo_location": _geo_uri,
+    "fetch_from": lambda v: _infra_uri(v) if v != "" else "",
+    "fetch_system": lambda v: _infra_uri(v) if v != "" else "",
+    "fetch_user": _str,
+    "fetch_password_file": lambda v: _path(v) if v != "" else None,
+    "fetch_token_file": lambda v: _path(v) if v != "" else None,
+    "fetch_ca_file": lambda v: _path(v) if v != "" else None,
+    "infrastructure": parse_bool,
 }
+
+
+def _infra_uri(value: Any) -> str:
+    """An Infrastructure Printer or System Service URI (ipp:// or ipps://)."""
+    text = _str(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("ipp", "ipps") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an ipp:// or ipps:// URI with a host")
+    if parts.username or parts.password:
+        raise ValueError(
+            f"{parts.scheme}://{parts.hostname}...: no credentials in the URI "
+            "(use fetch_user and fetch_password_file or fetch_token_file)"
+        )
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: bad port") from exc
+    return text
+
+
+def _check_fetch(source: str, name: str, fields: Mapping[str, Any]) -> None:
+    """The proxy keys of one queue, taken together."""
+    where = f"queues.{name}"
+    if fields.get("fetch_from") and fields.get("fetch_system"):
+        raise ConfigError(
+            source, f"{where}.fetch_system", "set fetch_from or fetch_system, not both"
+        )
+    uri = fields.get("fetch_from") or fields.get("fetch_system") or ""
+    password, token = fields.get("fetch_password_file"), fields.get("fetch_token_file")
+    if password is not None and token is not None:
+        raise ConfigError(
+            source, f"{where}.fetch_token_file", "set fetch_password_file or fetch_token_file"
+        )
+    if password is not None and not fields.get("fetch_user"):
+        raise ConfigError(source, f"{where}.fetch_user", "needed with fetch_password_file")
+    if (password is not None or token is not None) and not uri.startswith("ipps://"):
+        raise ConfigError(
+            source,
+            f"{where}.fetch_from" if fields.get("fetch_from") else f"{where}.fetch_system",
+            "credentials are only sent over ipps:// (set an ipps:// URI)",
+        )
+    for key in ("fetch_password_file", "fetch_token_file", "fetch_ca_file"):
+        path = fields.get(key)
+        if path is not None and not uri:
+            raise ConfigError(source, f"{where}.{key}", "needs fetch_from or fetch_system")
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(source, f"{where}.{key}", f"{path} is not a readable file")
 
 
 def _parse_section(
@@ -862,6 +1031,15 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         fields = _parse_section(
             source, f"queues.{name}", table, {k: (k, p) for k, p in _QUEUE_KEYS.items()}
         )
+        _check_fetch(source, name, fields)
+        if fields.get("infrastructure"):
+            if "backend" in fields:
+                raise ConfigError(
+                    source,
+                    f"queues.{name}.backend",
+                    "an infrastructure queue holds its jobs for proxies: leave backend out",
+                )
+            fields["backend"] = INFRA_BACKEND
         if "backend" not in fields:
             raise ConfigError(source, f"queues.{name}.backend", "missing (a backend URI)")
         queues.append(QueueConfig(name=name, **fields))
@@ -895,6 +1073,9 @@ def from_mapping(data: Mapping[str, Any], *, source: str = "<config>") -> Config
         ipp=sections["ipp"],
         limits=sections["limits"],
         history=sections["history"],
+        spool=sections["spool"],
+        fleet=sections["fleet"],
+        infra=sections["infra"],
         dispatch=sections["dispatch"],
         dnssd=sections["dnssd"],
         metrics=sections["metrics"],
@@ -920,6 +1101,7 @@ def apply_overrides(
     log_level: str | None = None,
     log_format: str | None = None,
     embedded_default: bool = False,
+    store: str | None = None,
 ) -> Config:
     """Command-line flags override the file.
 
@@ -941,6 +1123,11 @@ def apply_overrides(
                 "(plain IPP is off; clients use the ipp.tls_listen addresses)",
             )
         changes["ipp"] = replace(config.ipp, listen=tuple(ipp_listen))
+    if store is not None:
+        try:
+            changes["spool"] = replace(config.spool, store=parse_store_url(store))
+        except ValueError as exc:
+            raise ConfigError("--store", "", str(exc)) from None
     if log_level is not None:
         changes["log_level"] = _log_level(log_level)
     if log_format is not None:

@@ -83,6 +83,7 @@ EFFECTS: Mapping[str, Effect] = {
     "ipp.request_timeout": Effect.NEW_CONNECTIONS,
     "ipp.min_body_rate": Effect.NEW_CONNECTIONS,
     "ipp.body_rate_window": Effect.NEW_CONNECTIONS,
+    "ipp.notify_wait_max": Effect.NEW_CONNECTIONS,
     "oauth": Effect.NEW_CONNECTIONS,
 }
 

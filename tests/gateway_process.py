@@ -16,8 +16,34 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests import pgcluster
+
 READY = re.compile(r" INFO spool in ")
 LISTEN = re.compile(r"listening for (LPD|IPPS?) on (\S+):(\d+)$")
+
+
+def _store_args(args: Sequence[str], cwd: Path | None) -> list[str]:
+    """GATEWAY_TEST_STORE=postgresql: ``--store`` with the database of the
+    gateway's spool folder (``--spool-dir``, else its ``--config``), so that a
+    restarted gateway finds its jobs again (tests/pgcluster.py)."""
+    if pgcluster.selected_store() != "postgresql" or "--store" in args:
+        return []
+    args = list(args)
+    key = None
+    if "--spool-dir" in args[:-1]:
+        key = Path(cwd or ".") / args[args.index("--spool-dir") + 1]
+    elif "--config" in args[:-1]:
+        from gateway import config
+
+        try:
+            loaded = config.load(Path(cwd or ".") / args[args.index("--config") + 1])
+        except (config.ConfigError, OSError):
+            return []  # the gateway will say what is wrong with it
+        if loaded.spool.store:
+            return []
+        key = loaded.spool_dir
+    dsn = pgcluster.database_for(key) if key is not None else pgcluster.create_database()
+    return ["--store", dsn]
 
 
 class GatewayProcess:
@@ -25,6 +51,7 @@ class GatewayProcess:
 
     def __init__(self, args: Sequence[str], *, cwd: Path | None = None) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        args = [*args, *_store_args(args, cwd)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", *args],
             stdin=subprocess.DEVNULL,
@@ -62,15 +89,16 @@ class GatewayProcess:
                     )
                 self._buffer += chunk
                 *complete, self._buffer = self._buffer.split(b"\n")
-                for raw in complete:
+                found: re.Match[str] | None = None
+                for raw in complete:  # keep every line of the chunk, for the next wait_for
                     line = raw.decode("utf-8", "replace")
                     self.lines.append(line)
                     listen = LISTEN.search(line)
                     if listen:
                         self.ports[listen.group(1)].append(int(listen.group(3)))
-                    match = regex.search(line)
-                    if match:
-                        return match
+                    found = found or regex.search(line)
+                if found:
+                    return found
 
     def ready(self, timeout: float = 20.0) -> GatewayProcess:
         self.wait_for(READY, timeout)

@@ -73,8 +73,21 @@ def _lpd(queue: QueueConfig, context: BackendContext) -> Backend:
         raise BackendUnavailable(f"queue {queue.name}: {queue.backend}: {exc}") from exc
 
 
+def _infra(queue: QueueConfig, context: BackendContext) -> Backend:
+    # An infrastructure queue (PWG 5100.18) holds its jobs for proxies: no printer.
+    from gateway.core.infra import ProxyHold  # noqa: PLC0415 (the core builds on backends)
+
+    return ProxyHold(queue.name)
+
+
 #: scheme -> factory. Backends register here as they are built.
-FACTORIES: dict[str, Factory] = {"file": _file, "ipp": _ipp, "ipps": _ipp, "lpd": _lpd}
+FACTORIES: dict[str, Factory] = {
+    "file": _file,
+    "ipp": _ipp,
+    "ipps": _ipp,
+    "lpd": _lpd,
+    "infra": _infra,
+}
 
 
 def create(queue: QueueConfig, context: BackendContext) -> Backend:

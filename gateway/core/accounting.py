@@ -412,8 +412,14 @@ class Accountant:
         *,
         spool_dir: Path,
         clock: Callable[[], float] = time.monotonic,
+        owns: Callable[[str], bool] = lambda queue: True,
     ) -> None:
         self.spool = spool
+        #: Whether this gateway accounts a queue's jobs: with a store shared by
+        #: several gateways, only the one holding the queue's forwarding lease
+        #: (``Dispatcher.holds``), so each job is accounted once, in one file.
+        #: A queue taken over is picked up by the next periodic scan.
+        self._owns = owns
         self.queues = queues
         self.settings = settings
         self.file = settings.file or spool_dir / DEFAULT_FILE
@@ -449,7 +455,7 @@ class Accountant:
         self._wake.set()
 
     def _on_change(self, job: Job, old: Job | None) -> None:
-        if not job.state.is_terminal or job.accounted:
+        if not job.state.is_terminal or job.accounted or not self._owns(job.queue):
             return
         if old is not None and old.state.is_terminal:
             return  # queued when it ended
@@ -510,7 +516,11 @@ class Accountant:
     async def _check_written(self) -> None:
         """The start-up check: of the ended jobs not yet marked, those whose record
         (and page_log line) a stop left written are only to be marked."""
-        pending = {j.id: j for j in self.spool.jobs() if j.state.is_terminal and not j.accounted}
+        pending = {
+            j.id: j
+            for j in self.spool.jobs()
+            if j.state.is_terminal and not j.accounted and self._owns(j.queue)
+        }
         for path in self.paths:
             self._known[path] = await trio.to_thread.run_sync(file_id, path)
         if not pending:
@@ -536,12 +546,17 @@ class Accountant:
         if self._behind:
             self._behind = False
             for ended in self.spool.jobs():
-                if ended.state.is_terminal and not ended.accounted:
+                if ended.state.is_terminal and not ended.accounted and self._owns(ended.queue):
                     self._due[ended.id] = None
         batch: list[Job] = []
         for job_id in list(self._due):
             job = self.spool.get(job_id)
-            if job is None or job.accounted or not job.state.is_terminal:
+            if (
+                job is None
+                or job.accounted
+                or not job.state.is_terminal
+                or not self._owns(job.queue)
+            ):
                 self._forget(job_id)
                 continue
             batch.append(job)

@@ -314,6 +314,7 @@ class Administration:
         self.state_changed = self.started
         self.queues: Queues | None = None  # set by `restore`
         spool.add_listener(self._job_changed)
+        spool.add_meta_listener(self._meta_changed)  # other gateways on a shared store
 
     # ------------------------------------------------------------------
     # Start
@@ -417,6 +418,30 @@ class Administration:
                 (time.perf_counter() - began) * 1000,
             )
         return queues
+
+    def _meta_changed(self, key: str, value: str) -> None:
+        """Another gateway sharing the job store changed a queue's record (a
+        pause, a disable, printer attributes): take it in memory here too.
+        Queues created or deleted there, and the system document, are taken
+        at the next start."""
+        if not key.startswith(QUEUE_KEY) or self.queues is None:
+            return
+        name = key[len(QUEUE_KEY) :]
+        queue = self.queues.get(name)
+        try:
+            data = _document(key, value, strict=False)
+            if queue is None or data is None:
+                return
+            record = QueueRecord.from_json(name, data)
+        except (ValueError, TypeError, AttributeError) as exc:
+            log.error("admin: %s from another gateway cannot be read (%s)", key, exc)  # noqa: TRY400
+            return
+        self._records[name] = record
+        queue.config = _with_attributes(self._base.get(name, queue.config), record.attributes)
+        if record.switches is not None and record.switches != queue.switches:
+            queue.apply(record.switches)
+            self.state_changed = self._clock()
+            log.info("queue %s: switches changed by another gateway: %s", name, record.switches)
 
     def _adopt(self, queue: Queue) -> None:
         """Apply the stored record of `queue` (switches, attributes) in memory."""

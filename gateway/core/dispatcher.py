@@ -33,6 +33,20 @@ outcome instead of racing it. `cancel` is the one way both front-ends cancel
 a job (IPP Cancel-Job and friends, LPD remove): settle, then cancel in the
 spool; the canceller takes it to the backend.
 
+Several gateways on one shared store (PostgreSQL) forward each queue from one
+gateway at a time: the one holding the queue's lease (`gateway.core.leases`).
+A worker forwards only while its gateway holds the lease; on taking a lease the
+dispatcher first requeues the jobs a dead holder left being forwarded without
+a backend job id (`Spool.requeue_forwarding`: at-least-once, and a job whose
+delivery was recorded is never sent again), resumes following the forwarded
+ones and cancels the flagged ones, then forwards in order. On losing it
+(renewal failed) an upload in progress is stopped and the job put back, before
+the lease expires. Other gateways' changes reach the listener through the
+spool's sync, so a job queued elsewhere wakes the worker here, and a cancel
+made elsewhere is taken to the backend by the lease holder alone (the one that
+knows whether the upload is still running). With one gateway (SQLite) there
+are no leases: it holds every queue.
+
 The janitor runs every few seconds: history retention and Create-Job jobs
 left open too long. The printers' state is asked by the `StatusPoller`
 (gateway/core/polling.py): often for queues with work, rarely for idle ones,
@@ -51,7 +65,10 @@ import trio
 
 from gateway.backends.base import BackendBusy, BackendError, PermanentBackendError, Submission
 from gateway.core.conversion import ConversionFailed, ConversionStage, printable
+from gateway.core.infra import ProxyHold
+from gateway.core.infra import hold as hold_for_proxies
 from gateway.core.job import Job, JobState
+from gateway.core.leases import LeaseKeeper
 from gateway.core.polling import PollSettings, StatusPoller
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import JobNotFound, Spool, SpoolError
@@ -120,8 +137,11 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         polling: PollSettings | None = None,
         conversion: ConversionStage | None = None,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self.spool = spool
+        self.leases = leases
+        self._fenced: set[int] = set()  # uploads stopped because the lease was lost
         self.conversion = conversion
         self.queues = queues
         self.retry_initial = retry_initial
@@ -161,7 +181,9 @@ class Dispatcher:
 
     def queue_added(self, name: str) -> None:
         """A queue was added to `queues` at run time (System Service, reload): start
-        forwarding its jobs."""
+        forwarding its jobs (on a shared store, once its lease is taken)."""
+        if self.leases is not None:
+            self.leases.poke()
         self.wake(name)
         self.poller.poke(name)
 
@@ -177,9 +199,15 @@ class Dispatcher:
         """The queues whose worker task is running (queues with work)."""
         return frozenset(self._workers)
 
+    def holds(self, name: str) -> bool:
+        """Whether this gateway forwards queue ``name`` now (always, without leases)."""
+        return self.leases is None or self.leases.holds(name)
+
     def _start_worker(self, name: str) -> None:
         queue = self.queues.get(name)
         if queue is None or name in self._workers or self._nursery is None:
+            return
+        if not self.holds(name):
             return
         self._workers.add(name)
         self._nursery.start_soon(self._worker, queue)
@@ -203,7 +231,8 @@ class Dispatcher:
             scope = self._inflight.get(job.id)
             if scope is not None:
                 scope.cancel()
-            self._request_cancel(job.id)
+            if self.holds(job.queue):  # else the holder takes it to the backend
+                self._request_cancel(job.id)
 
     # ------------------------------------------------------------------
     # The hand-off, as the front-ends see it
@@ -260,12 +289,47 @@ class Dispatcher:
             nursery.start_soon(self._canceller)
             nursery.start_soon(self._janitor)
             nursery.start_soon(self.poller.run)
+            if self.leases is not None:
+                await nursery.start(self.leases.run, self._lease_gained, self._lease_lost)
+                task_status.started()
+                return
+            if self.spool.shared:  # a shared store without leases: this one forwards all
+                await self.spool.requeue_forwarding()
             for job in self.spool.jobs():
                 if job.state in (JobState.PROCESSING, JobState.PROCESSING_STOPPED):
                     self._start_tracking(job)
                 if job.cancel_requested:
                     self._request_cancel(job.id)
             task_status.started()
+
+    async def _lease_gained(self, name: str) -> None:
+        """This gateway took queue ``name`` over: requeue what the last holder left
+        being forwarded unconfirmed, follow what it forwarded, cancel what was
+        flagged, then forward (see the module doc)."""
+        try:
+            requeued = await self.spool.requeue_forwarding(name)
+        except SpoolError as exc:
+            log.error("queue %s: cannot requeue the jobs of the last holder: %s", name, exc)  # noqa: TRY400
+            return
+        if requeued:
+            log.info("queue %s: %d job(s) requeued after a takeover", name, len(requeued))
+        for job in self.spool.jobs(name):
+            if job.state in FORWARDED:
+                self._start_tracking(job)
+            if job.cancel_requested:
+                self._request_cancel(job.id)
+        self.wake(name)
+        self.poller.poke(name)
+
+    def _lease_lost(self, name: str) -> None:
+        """This gateway may no longer forward queue ``name``: stop an upload in
+        progress now (the job is put back; the next holder sends it again)."""
+        for job_id, scope in list(self._inflight.items()):
+            job = self.spool.get(job_id)
+            if job is not None and job.queue == name:
+                self._fenced.add(job_id)
+                scope.cancel()
+        self._wakeup(name).set()
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self.retry_max, self.retry_initial * 2 ** max(0, attempts - 1)))
@@ -285,6 +349,8 @@ class Dispatcher:
                 self._wakeups[queue.name] = trio.Event()
             if not queue.enabled or self.queues.get(queue.name) is not queue:
                 return
+            if not self.holds(queue.name):
+                return
             job = self.spool.next_pending(queue.name)
             if job is None:
                 return
@@ -293,6 +359,9 @@ class Dispatcher:
                 await self._sleep(queue, delay)
                 continue
             try:
+                if isinstance(queue.backend, ProxyHold):  # held for proxies (core/infra.py)
+                    await hold_for_proxies(self.spool, job)
+                    continue
                 forwarded = await self._forward(queue, job)
             except JobNotFound:
                 continue  # purged meanwhile
@@ -341,6 +410,9 @@ class Dispatcher:
         if moved is None:  # canceled or held just now
             return None
         job = moved
+        if not self.holds(queue.name):  # the lease lapsed while that was committed
+            await self._put_back(job)
+            return None
         job_event("forwarding", job, backend=queue.backend.uri, attempt=job.attempts)
         queue.busy = True
         scope = trio.CancelScope()
@@ -376,6 +448,11 @@ class Dispatcher:
         finally:
             queue.busy = False
             self._inflight.pop(job.id, None)
+        if scope.cancelled_caught and job.id in self._fenced:
+            self._fenced.discard(job.id)
+            job_event("upload-stopped", job, level=logging.WARNING, reason="lease lost")
+            await self._put_back(job)
+            return None
         if scope.cancelled_caught:
             job_event("upload-canceled", job)
             await self.spool.update(job.id, cancel_requested=False)
@@ -387,6 +464,15 @@ class Dispatcher:
         # (and its fsync) with the next one's move to processing.
         self._nursery.start_soon(self._record, queue, job, result)
         return None
+
+    async def _put_back(self, job: Job) -> None:
+        """Return a job this gateway stopped forwarding (its lease was lost) to
+        pending; if the store cannot be reached, the next holder does it
+        (`_lease_gained`)."""
+        try:
+            await self._settle(job, JobState.PENDING, ("none",), "another gateway takes over")
+        except SpoolError as exc:
+            log.warning("job %d: left for the next lease holder: %s", job.id, exc)
 
     async def _record(self, queue: Queue, job: Job, result: Submission) -> int | None:
         """Record what the backend made of a job; its id when it is still processing
@@ -499,7 +585,7 @@ class Dispatcher:
             while True:
                 await trio.sleep(interval)
                 job = self.spool.get(job_id)
-                if job is None or job.state.is_terminal:
+                if job is None or job.state.is_terminal or not self.holds(job.queue):
                     return
                 try:
                     status = await queue.backend.job_status(job)
@@ -589,7 +675,7 @@ class Dispatcher:
     async def _cancel_one(self, job_id: int) -> None:
         """Cancel one job at its backend (a few attempts), then clear the request."""
         job = self.spool.get(job_id)
-        if job is None or not job.cancel_requested:
+        if job is None or not job.cancel_requested or not self.holds(job.queue):
             return
         queue = self.queues.get(job.queue)
         if job.backend_job_id is None or queue is None:

@@ -121,6 +121,7 @@ class Frontend(enum.StrEnum):
     LPD = "lpd"
     IPP = "ipp"
     API = "api"  # put into the spool directly (tests, tools)
+    INFRA = "infra"  # fetched from an Infrastructure Printer (gateway/infra/, PWG 5100.18)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,11 @@ class Origin:
     password over ipps), which `gateway.core.policy` reads. ``lpd_control_file``
     and ``lpd_job_number`` are kept so that an LPD client can later remove its
     job by its own number.
+
+    A job fetched from an Infrastructure Printer (``Frontend.INFRA``) keeps its
+    remote identity, so that a restart recognises it and never spools it twice:
+    ``fetched_from`` (the Infrastructure Printer's URI, without credentials),
+    ``fetched_job_id`` (its job-id there) and ``output_device_uuid`` (ours).
     """
 
     frontend: Frontend
@@ -143,9 +149,12 @@ class Origin:
     lpd_control_file: str | None = None
     lpd_job_number: int | None = None
     authenticated: bool = False
+    fetched_from: str = ""
+    fetched_job_id: int | None = None
+    output_device_uuid: str = ""
 
     def to_json(self) -> dict[str, JsonValue]:
-        return {
+        data: dict[str, JsonValue] = {
             "frontend": self.frontend.value,
             "peer": self.peer,
             "host": self.host,
@@ -154,6 +163,11 @@ class Origin:
             "lpd_job_number": self.lpd_job_number,
             "authenticated": self.authenticated,
         }
+        if self.fetched_from:  # only fetched jobs carry these (older records: none)
+            data["fetched_from"] = self.fetched_from
+            data["fetched_job_id"] = self.fetched_job_id
+            data["output_device_uuid"] = self.output_device_uuid
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, JsonValue]) -> Origin:
@@ -165,6 +179,9 @@ class Origin:
             lpd_control_file=data.get("lpd_control_file"),
             lpd_job_number=data.get("lpd_job_number"),
             authenticated=bool(data.get("authenticated", False)),  # older records: no field
+            fetched_from=data.get("fetched_from", ""),
+            fetched_job_id=data.get("fetched_job_id"),
+            output_device_uuid=data.get("output_device_uuid", ""),
         )
 
 

@@ -30,7 +30,9 @@ The rules are pure functions of the requester and the job's record.
 
 from __future__ import annotations
 
+import grp
 import ipaddress
+import pwd
 from dataclasses import dataclass
 
 from gateway.config import Config
@@ -130,6 +132,38 @@ class AccessPolicy:
         """Whether `who` may see `job`'s details (owner, name, origin, documents,
         messages), not only its id, queue, state and times."""
         return not self.authenticates or self.may_change(who, job)
+
+
+def proxy_refusal(config: Config, *, user: str | None, peer: str) -> str | None:
+    """Why a client may not use the proxy operations of PWG 5100.18 (Fetch-Job,
+    Acknowledge-Job, Update-Job-Status, Register-Output-Device, ...); None if it
+    may. `user`: the authenticated user (None if the request proved none).
+
+    A proxy is an authenticated user listed in ``infra.proxy_users`` or a member
+    of the Unix group ``infra.proxy_group``; when the gateway authenticates
+    nobody, a loopback client (as for operator operations)."""
+    if user is None:
+        if not authenticates_users(config) and is_loopback(peer):
+            return None
+        return "the proxy operations are for authenticated proxies only"
+    if user in config.infra.proxy_users or _in_unix_group(user, config.infra.proxy_group):
+        return None
+    return f"{user} is not a proxy (infra.proxy_users, infra.proxy_group)"
+
+
+def _in_unix_group(user: str, group: str) -> bool:
+    if not group:
+        return False
+    try:
+        entry = grp.getgrnam(group)
+    except KeyError:
+        return False
+    if user in entry.gr_mem:
+        return True
+    try:
+        return pwd.getpwnam(user).pw_gid == entry.gr_gid
+    except KeyError:
+        return False
 
 
 def is_loopback(peer: str) -> bool:

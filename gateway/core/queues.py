@@ -16,6 +16,13 @@ They change through one path, `Queues.set_switches`, which makes them durable
 first (`gateway.core.admin` keeps them in the spool's store), so a restart
 keeps what the operator set.
 
+A gateway of a fleet (a shared PostgreSQL store) cannot keep a job it cannot
+commit: while the store is unreachable (`Queues.set_store_problem`, set by
+`gateway.core.leases`) every queue's `Queue.refuses_new_jobs` says why, both
+front-ends answer "busy" (LPD NAK, IPP server-error-busy) instead of taking a
+job, and printer-state-reasons shows ``other-error`` with the reason; lpq,
+Get-Jobs and the status pages still answer from memory.
+
 The set of queues changes at run time too: `Queues.add` and `Queues.remove`
 (the System Service's Create-Printer and Delete-Printer, and a reload of the
 configuration file). The default queue is always the first queue that comes
@@ -89,8 +96,12 @@ class Queue:
         self.hold_new_jobs = False  # new jobs arrive pending-held
         self.shutdown = False  # Shutdown-Printer: stopped and not accepting
         self.busy = False
-        self.backend_status = PrinterStatus()
-        self.problem: tuple[str, str] | None = None  # (reason keyword, message)
+        #: Called after `backend_status` or `problem` changed (the IPP front-end's
+        #: printer-state-changed events); set for every queue by `Queues.watch_state`.
+        self.state_listener: Callable[[Queue], None] | None = None
+        self._backend_status = PrinterStatus()
+        self._problem: tuple[str, str] | None = None  # (reason keyword, message)
+        self.store_problem: str | None = None  # the shared store is unreachable: why
         self.status_checked: float | None = None  # when backend_status was last answered
         self._state: tuple[tuple[object, ...], QueueState] | None = None
 
@@ -99,9 +110,39 @@ class Queue:
         return self.config.name
 
     @property
+    def backend_status(self) -> PrinterStatus:
+        """What the backend last said of its printer (`gateway.core.polling`)."""
+        return self._backend_status
+
+    @backend_status.setter
+    def backend_status(self, status: PrinterStatus) -> None:
+        changed = status != self._backend_status
+        self._backend_status = status
+        if changed and self.state_listener is not None:
+            self.state_listener(self)
+
+    @property
+    def problem(self) -> tuple[str, str] | None:
+        """The dispatcher's current problem with the printer: (reason keyword, message)."""
+        return self._problem
+
+    @problem.setter
+    def problem(self, problem: tuple[str, str] | None) -> None:
+        changed = problem != self._problem
+        self._problem = problem
+        if changed and self.state_listener is not None:
+            self.state_listener(self)
+
+    @property
     def is_accepting(self) -> bool:
         """printer-is-accepting-jobs: the operator's switch and the backend's."""
         return self.accepting and self.backend_status.accepting
+
+    @property
+    def refuses_new_jobs(self) -> str | None:
+        """Why a new job must be answered "busy" now (the shared job store cannot
+        be reached), else None: the one rule both front-ends apply."""
+        return self.store_problem
 
     @property
     def switches(self) -> Switches:
@@ -128,6 +169,7 @@ class Queue:
             self.busy,
             self.backend_status,
             self.problem,
+            self.store_problem,
         )
         cached = self._state
         if cached is not None and cached[0] == made_of:
@@ -142,6 +184,9 @@ class Queue:
         if self.problem is not None:
             reasons.append(self.problem[0])
             messages.append(self.problem[1])
+        if self.store_problem is not None:
+            reasons.append("other-error")
+            messages.append(self.store_problem)
         if self.shutdown:
             reasons.insert(0, "printer-shutdown")
             messages.insert(0, "queue is shut down by the operator")
@@ -181,6 +226,8 @@ class Queues:
         self.default = self._first_configured()
         self.admin = admin
         self._switching = trio.Lock()
+        self.store_problem: str | None = None
+        self._state_listener: Callable[[Queue], None] | None = None
 
     @classmethod
     async def restore(
@@ -223,6 +270,8 @@ class Queues:
         if queue.name in self._queues:
             raise ValueError(f"queue {queue.name} already exists")
         self._queues[queue.name] = queue
+        queue.store_problem = self.store_problem
+        queue.state_listener = self._state_listener
         self.default = self._first_configured()
 
     def remove(self, name: str) -> Queue:
@@ -237,6 +286,20 @@ class Queues:
         if queue is self.default:
             self.default = self._first_configured()
         return queue
+
+    def watch_state(self, listener: Callable[[Queue], None]) -> None:
+        """Call ``listener(queue)`` after a queue's backend status or problem
+        changed (every queue, and those added later)."""
+        self._state_listener = listener
+        for queue in self._queues.values():
+            queue.state_listener = listener
+
+    def set_store_problem(self, problem: str | None) -> None:
+        """The shared job store cannot be reached (why), or can again (None): see
+        the module doc."""
+        self.store_problem = problem
+        for queue in self._queues.values():
+            queue.store_problem = problem
 
     def _first_configured(self) -> Queue:
         """The default queue: the first from the configuration file (the first

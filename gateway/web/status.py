@@ -53,6 +53,7 @@ from gateway.core.policy import AccessPolicy, Requester
 from gateway.core.queues import Queue
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.throttle import Throttle
+from gateway.web.health import health, health_text
 from gateway.web.static import SCRIPT, STYLE
 
 log = logging.getLogger("gateway.web")
@@ -452,6 +453,11 @@ class StatusPages:
         if path == "/status.json":
             listing = Listing.of(query, paged=False)
             return 200, json.dumps(self.snapshot(None, viewer, listing)).encode(), JSON
+        if path in ("/health.json", "/health"):  # gateway/web/health.py
+            status, data = health(self.context)
+            if path == "/health":
+                return status, health_text(data).encode(), TEXT
+            return status, json.dumps(data).encode(), JSON
         if path == "/metrics" and self.context.metrics is not None:
             return 200, self.context.metrics.render(), METRICS_CONTENT_TYPE
         if path.startswith("/printers/"):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import trio
 
-from tests.bench import conversion, fleet, machine, scenarios
+from tests.bench import conversion, fleet, machine, pg_fleet, scenarios
 from tests.bench.common import Figure, GiB, MiB, loadavg, render_table, size_text
 from tests.bench.scenarios import Settings, say
 
@@ -39,6 +39,7 @@ SCENARIOS = {
     "7": "status",
     "8": "fleet",
     "9": "conversion",
+    "10": "pg-fleet",
 }
 
 
@@ -49,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated scenarios: numbers 1-9 or names "
+        help="comma-separated scenarios: numbers 1-10 or names "
         + ", ".join(f"{k}={v}" for k, v in SCENARIOS.items()),
     )
     parser.add_argument(
@@ -128,6 +129,7 @@ async def main(args: argparse.Namespace) -> int:
             "status": lambda: scenarios.status_at_scale(s, work, figures),
             "fleet": lambda: fleet.fleet(s, work, figures),
             "conversion": lambda: conversion.conversion(s, work, figures),
+            "pg-fleet": lambda: pg_fleet.pg_fleet(s, work, figures),
         }
         for name in names:
             say(f"scenario {name} (load {loadavg()})")

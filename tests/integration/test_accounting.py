@@ -34,7 +34,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.ipp import Message, Operation, ValueTag, decode, encode
-from tests import peers
+from tests import peers, pgcluster
 from tests.gateway_process import GatewayProcess
 from tests.lpd_peers import endpoint, lprng
 
@@ -103,6 +103,9 @@ class Drain:
 
 def jobs_in(spool: Path) -> list[tuple[int, int, bool]]:
     """(id, state, accounted) of every job, read from the running gateway's database."""
+    if pgcluster.selected_store() == "postgresql":
+        found = [(i, json.loads(data)) for i, data in pgcluster.rows(pgcluster.database_for(spool))]
+        return [(i, int(d["state"]), bool(d.get("accounted"))) for i, d in found]
     db = sqlite3.connect(f"file:{spool / 'spool.db'}?mode=ro", uri=True)
     try:
         rows = db.execute(
@@ -114,6 +117,8 @@ def jobs_in(spool: Path) -> list[tuple[int, int, bool]]:
 
 
 def spool_id(spool: Path) -> str:
+    if pgcluster.selected_store() == "postgresql":
+        return str(pgcluster.meta(pgcluster.database_for(spool), "spool-id"))
     db = sqlite3.connect(f"file:{spool / 'spool.db'}?mode=ro", uri=True)
     try:
         (value,) = db.execute("SELECT value FROM meta WHERE key = 'spool-id'").fetchone()

@@ -28,6 +28,7 @@ import httpx
 import trio
 
 from gateway.ipp import Message, Operation, ValueTag, decode, encode
+from tests import pgcluster
 from tests.gateway_process import GatewayProcess
 
 JOBS = int(os.environ.get("CRASH_JOBS", "500"))
@@ -216,6 +217,9 @@ def _sidecars(out: Path) -> list[Path]:
 
 def _unfinished(spool: Path) -> int:
     """Jobs not yet ended, read from the running gateway's database (WAL readers are fine)."""
+    if pgcluster.selected_store() == "postgresql":
+        rows = pgcluster.rows(pgcluster.database_for(spool))
+        return sum(1 for _, data in rows if json.loads(data)["state"] < 7)
     db = sqlite3.connect(f"file:{spool / 'spool.db'}?mode=ro", uri=True)
     try:
         return int(db.execute("SELECT count(*) FROM jobs WHERE state < 7").fetchone()[0])

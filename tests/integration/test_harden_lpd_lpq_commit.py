@@ -74,6 +74,7 @@ async def lpq_text(gw: Gateway) -> str:
     return text
 
 
+@pytest.mark.sqlite_only  # fills the disk under spool.db; a PostgreSQL store is elsewhere
 async def test_lpq_says_down_while_the_spool_cannot_commit(
     nursery: trio.Nursery, tmp_path: Path, small_spool: Path
 ) -> None:

@@ -22,7 +22,8 @@ apt-get install -y --no-install-recommends \
     lprng cups-daemon cups-common cups-ipp-utils "$libcups" rlpr \
     dbus avahi-daemon avahi-utils ca-certificates python3-venv python3-pip systemd \
     chromium fonts-dejavu-core \
-    ghostscript poppler-utils qpdf cups-filters
+    ghostscript poppler-utils qpdf cups-filters \
+    postgresql
 # The tests start avahi-daemon themselves, on loopback only (tests/peers/eve.py);
 # stop any instance the package scripts started with the default configuration.
 avahi-daemon --kill 2>/dev/null || true

@@ -36,7 +36,8 @@ memory and by the listeners (the dispatcher) only once committed.
 Modules: `api` (the `Spool`), `store` (the `JobStore` interface), `sqlite` (the
 SQLite store, all the SQL), `records` (job <-> record), `indexes`, `staging`
 (folders, document writers, room and reservations), `groupcommit`, `recovery`,
-`retention`, `lock` (one process per spool folder), `errors`. The lifecycle
+`retention`, `lock` (one process per spool folder), `errors`, `postgres` (the
+job store shared by several gateways) and its `migrations`. The lifecycle
 rules the spool applies are in `gateway.core.job`.
 """
 
@@ -60,13 +61,22 @@ from .staging import (
     Reservation,
     StagedFile,
 )
-from .store import JobStore, Record, StoredJob, StoreError
+from .store import (
+    Changes,
+    JobStore,
+    Record,
+    SharedStore,
+    StoreConflict,
+    StoredJob,
+    StoreError,
+)
 
 __all__ = [
     "BUFFER_SIZE",
     "CHUNK_SIZE",
     "JOBS_DIR",
     "SYNC_ON_FINISH",
+    "Changes",
     "CommitFailed",
     "DocumentWriter",
     "GroupCommit",
@@ -81,10 +91,12 @@ __all__ = [
     "Record",
     "Reservation",
     "SQLiteStore",
+    "SharedStore",
     "Spool",
     "SpoolError",
     "SpoolLocked",
     "StagedFile",
+    "StoreConflict",
     "StoreError",
     "StoredJob",
     "Write",

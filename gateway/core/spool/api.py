@@ -17,10 +17,23 @@ Only after the commit does the in-memory copy change and do the listeners (the
 dispatcher) hear of it, in commit order. A change built on one that then fails
 must not commit (it carries that one's content): it fails too (`Write.after`),
 and is built again from the version that is then newest (`_Rebuild`).
+
+Several gateways on one store
+-----------------------------
+With a `SharedStore` (PostgreSQL) other gateways write too. `follow` reads
+what they commit and makes it the committed version here, telling the
+listeners, as for a change of our own. Every version has a revision; a write
+names the one it was built on, and when another gateway wrote the job first
+the store refuses that write alone (a conflict): the spool reads the job
+again and the change is built anew from it (the same `_Rebuild` path), so a
+cancel at one gateway is never overwritten by another's forwarding. Jobs left
+"being forwarded" are requeued by the queue's lease holder
+(`requeue_forwarding`), not at open.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -40,11 +53,18 @@ from .lock import SpoolLock
 from .records import from_record, to_record
 from .sqlite import DB_FILE, SQLiteStore
 from .staging import JobFolder, NewDocument, Reservation, Staging
-from .store import JobStore
+from .store import JobStore, SharedStore, StoredJob, StoreError
 
 log = logging.getLogger("gateway.spool")
 
 JobListener = Callable[[Job, Job | None], None]
+MetaListener = Callable[[str, str], None]
+#: With a shared store, job folders younger than this are never swept at open:
+#: another gateway may be receiving into them (`recovery.sweep_orphan_folders`).
+SHARED_SWEEP_GRACE = 24 * 3600.0
+#: How often a spool on a shared store reads the others' changes when no
+#: notification came (`Spool.follow`), seconds.
+DEFAULT_POLL_INTERVAL = 1.0
 T = TypeVar("T")
 
 
@@ -72,6 +92,16 @@ class Spool:
         self._store_limiter = trio.CapacityLimiter(1)  # one store call at a time
         self._commits = GroupCommit(store, self._store_limiter, store.transaction)
         self._listeners: list[JobListener] = []
+        self._meta_listeners: list[MetaListener] = []
+        #: The revision of each committed version, and of versions on their way
+        #: (optimistic concurrency with other gateways on a shared store).
+        self._revisions: dict[int, int] = {}
+        self._newest_revision: dict[int, int] = {}
+        self._inserting: set[int] = set()  # ids inserted here, not yet published
+        self._meta_seen: dict[str, str] = {}
+        self._shared: SharedStore | None = (
+            store if getattr(store, "shared", False) else None  # type: ignore[assignment]
+        )
         self._closed = False
         #: Why the last commit failed, while no commit has succeeded since (None: fine).
         self.commit_failure: str | None = None
@@ -91,22 +121,29 @@ class Spool:
         min_free_space: int = 0,
         history_max_jobs: int = 1000,
         history_max_age: float = 7 * 86400.0,
-        store: JobStore | None = None,
+        store: JobStore | Callable[[], JobStore] | None = None,
+        documents: Path | None = None,
     ) -> Spool:
         """Open (creating if needed) the spool at ``root`` and recover from a crash.
 
-        Job records go to ``store``, by default ``spool.db`` in ``root``; document
-        files always go to ``root/jobs/``. The spool closes the store.
+        Job records go to ``store`` (a store, or a function opening one, called
+        in a worker thread), by default ``spool.db`` in ``root``; document files
+        go to ``documents``, by default ``root/jobs/``. The spool closes the
+        store. A shared store (`SharedStore`) is followed by `follow`.
 
         The folder is locked first (`gateway.core.spool.lock`), before anything
         is read or swept: `SpoolLocked` when another process has it open."""
-        staging = Staging(root, max_job_size=max_job_size, min_free_space=min_free_space)
+        staging = Staging(
+            root, max_job_size=max_job_size, min_free_space=min_free_space, documents=documents
+        )
+        if store is None:
+            store = default_store(root)
 
         def setup() -> tuple[SpoolLock, JobStore]:
             staging.prepare()
             lock = SpoolLock.acquire(root)
             try:
-                return lock, store if store is not None else SQLiteStore.open(root / DB_FILE)
+                return lock, store() if callable(store) else store
             except BaseException:
                 lock.release()
                 raise
@@ -131,19 +168,44 @@ class Spool:
         jobs that were being forwarded (see `gateway.core.spool.recovery`)."""
         for stored in await self._run(self._store.load):
             self._index.add(from_record(stored.id, stored.data), stored.folder)
+            self._revisions[stored.id] = stored.revision
 
         known = self._index.folders()
         jobs_dir = self._staging.jobs_dir
-        removed = await trio.to_thread.run_sync(recovery.sweep_orphan_folders, jobs_dir, known)
+        grace = SHARED_SWEEP_GRACE if self._shared is not None else 0.0
+        removed = await trio.to_thread.run_sync(
+            functools.partial(recovery.sweep_orphan_folders, jobs_dir, known, grace=grace)
+        )
         if removed:
             log.info("spool: removed %d unfinished job folder(s) left by a stop", len(removed))
+        if self._shared is not None:
+            # Another live gateway may be forwarding them: the queue's lease
+            # holder requeues them (`requeue_forwarding`).
+            return
+        await self.requeue_forwarding()
 
-        for job in recovery.requeued(self._index.jobs()):
-            await self._store_version(job, check=False)
+    async def requeue_forwarding(self, queue: str | None = None) -> list[Job]:
+        """Put back the jobs (of ``queue``, or all) that were being forwarded
+        when their gateway stopped (`Job.after_restart`). A single gateway does
+        it at open; on a shared store the gateway that takes a queue's lease
+        calls it for that queue. The jobs requeued."""
+        done = []
+        jobs = self._index.jobs(queue)
+        for job in recovery.requeued(jobs):
+            if job.id in self._newest:  # being changed right now: not left behind by a stop
+                continue
+            old = self._index.get(job.id)
+            try:
+                stored = await self._store_version(job, old=old, check=False)
+            except _Rebuild:  # another gateway changed it first: it was not left behind
+                continue
+            done.append(stored)
             log.info("job %d recovered: queue=%s requeued after a restart", job.id, job.queue)
-        pending = sum(1 for j in self._index.jobs() if not j.state.is_terminal)
-        if pending:
-            log.info("spool: %d unfinished job(s) recovered from %s", pending, self.root)
+        if queue is None:
+            pending = sum(1 for j in self._index.jobs() if not j.state.is_terminal)
+            if pending:
+                log.info("spool: %d unfinished job(s) recovered from %s", pending, self.root)
+        return done
 
     async def aclose(self) -> None:
         if self._closed:
@@ -176,6 +238,9 @@ class Spool:
         try:
             result = await self._commits.write(write)
         except CommitFailed as exc:
+            if exc.conflict is not None:
+                await self._refresh(exc.conflict)
+                raise _Rebuild from exc
             if exc.dependent:
                 raise _Rebuild from exc
             self.commit_failure = str(exc)
@@ -194,6 +259,11 @@ class Spool:
     def add_listener(self, listener: JobListener) -> None:
         """Call ``listener(job, old)`` after every committed change (``old`` None = new)."""
         self._listeners.append(listener)
+
+    def add_meta_listener(self, listener: MetaListener) -> None:
+        """Call ``listener(key, value)`` when another gateway sharing the store
+        set a key of the key/value state (`set_meta`); never for this spool's own."""
+        self._meta_listeners.append(listener)
 
     def _notify(self, job: Job, old: Job | None) -> None:
         for listener in self._listeners:
@@ -285,10 +355,14 @@ class Spool:
         made: list[Job] = []
 
         def insert(store: JobStore) -> int:
-            return store.insert(key, record)
+            job_id = store.insert(key, record)
+            self._inserting.add(job_id)  # the follower must leave it to publish
+            return job_id
 
         def publish(job_id: int) -> None:
+            self._inserting.discard(job_id)
             new = job.evolve(id=job_id)
+            self._revisions[job_id] = max(self._revisions.get(job_id, 0), 1)
             self._index.add(new, key)
             made.append(new)
             self._notify(new, None)
@@ -435,26 +509,41 @@ class Spool:
         # Built on a version still on its way to the store? Then this change
         # must not commit if that one fails (it carries that one's content).
         after = self._newest_write.get(job.id) if old is self._newest.get(job.id) else None
+        base = self._newest_revision.get(job.id, self._revisions.get(job.id, 0))
+        if after is None:
+            base = self._revisions.get(job.id, 0)
         self._newest[job.id] = job
+        self._newest_revision[job.id] = base + 1
+
+        shared = self._shared is not None
 
         def write(store: JobStore) -> None:
-            store.update(job.id, record)
+            if shared:  # a single-writer store has no use for revisions
+                store.update(job.id, record, base)
+            else:
+                store.update(job.id, record)
 
         def publish(_: None) -> None:
             forget()
             if self._index.folder(job.id) is None:  # purged meanwhile
                 self._newest.pop(job.id, None)
+                self._newest_revision.pop(job.id, None)
                 return
             previous = self._index.get(job.id)
             if self._newest.get(job.id) is job:
                 del self._newest[job.id]
-            self._index.put(job, old)
+                self._newest_revision.pop(job.id, None)
+            if self._revisions.get(job.id, 0) > base + 1:  # another gateway's, built on it, came
+                return
+            self._revisions[job.id] = base + 1
+            self._index.put(job, previous)
             self._notify(job, previous if old is None else old)
 
         def undo() -> None:
             forget()
             if self._newest.get(job.id) is job:
                 del self._newest[job.id]
+                self._newest_revision.pop(job.id, None)
 
         def forget() -> None:
             if self._newest_write.get(job.id) is change:
@@ -491,8 +580,10 @@ class Spool:
 
         def forget(_: None) -> None:
             for i in ids:
-                self._index.remove(i)
+                if self._index.folder(i) is not None:  # not already purged by another gateway
+                    self._index.remove(i)
                 self._newest.pop(i, None)
+                self._revisions.pop(i, None)
 
         await self._write(Write(delete, forget))
         await trio.to_thread.run_sync(self._staging.remove_folders, folders)
@@ -523,7 +614,112 @@ class Spool:
         def put(store: JobStore) -> None:
             store.set_meta(key, value)
 
-        await self._write(Write(put, _ignore))
+        def seen(_: None) -> None:
+            self._meta_seen[key] = value
+
+        await self._write(Write(put, seen))
+
+    # ------------------------------------------------------------------
+    # Following the other gateways on a shared store
+
+    @property
+    def shared(self) -> bool:
+        """Whether other gateways write the same store (PostgreSQL)."""
+        return self._shared is not None
+
+    async def follow(
+        self,
+        interval: float = DEFAULT_POLL_INTERVAL,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run until cancelled: apply what other gateways commit to the store,
+        woken by their notifications, and every ``interval`` seconds in case
+        one was missed. Returns at once for a store of one gateway."""
+        task_status.started()
+        shared = self._shared
+        if shared is None:
+            return
+        failing = False
+        while not self._closed:
+            try:
+                await self.catch_up()
+                await trio.to_thread.run_sync(
+                    shared.wait_for_change, interval, abandon_on_cancel=True
+                )
+                if failing:
+                    log.info("spool: following the other gateways again")
+                failing = False
+            except (SpoolError, StoreError) as exc:
+                if not failing:
+                    log.warning("spool: cannot follow the other gateways: %s", exc)
+                failing = True
+                await trio.sleep(interval)  # the store's own back-off paces reconnection
+
+    async def catch_up(self) -> int:
+        """Read and apply what was committed to a shared store since the last
+        read (`follow` calls it); how many jobs changed. `SpoolError` when the
+        store is unreachable."""
+        shared = self._shared
+        if shared is None or self._closed:
+            return 0
+        try:
+            changes = await self._run(shared.changes)
+        except StoreError as exc:
+            raise SpoolError(str(exc)) from exc
+        changed = 0
+        for stored in changes.jobs:
+            changed += self._apply_remote(stored)
+        for job_id in changes.purged:
+            if self._index.folder(job_id) is not None and job_id not in self._newest:
+                self._index.remove(job_id)
+                self._revisions.pop(job_id, None)
+                changed += 1
+        for key, value in changes.meta.items():
+            if self._meta_seen.get(key) == value:
+                continue
+            self._meta_seen[key] = value
+            for listener in self._meta_listeners:
+                try:
+                    listener(key, value)
+                except Exception:
+                    log.exception("spool meta listener failed")
+        return changed
+
+    def _apply_remote(self, stored: StoredJob) -> int:
+        """Make a record read from the shared store the committed version, unless
+        this spool has it (or a newer one) already; tell the listeners."""
+        job_id = stored.id
+        if job_id in self._inserting:
+            return 0
+        known = max(self._revisions.get(job_id, 0), self._newest_revision.get(job_id, 0))
+        if job_id in self._revisions and stored.revision <= known:
+            return 0
+        job = from_record(job_id, stored.data)
+        old = self._index.get(job_id)
+        self._revisions[job_id] = stored.revision
+        if old is None:
+            self._index.add(job, stored.folder)
+        else:
+            self._index.put(job, old)
+        self._notify(job, old)
+        return 1
+
+    async def _refresh(self, job_id: int) -> None:
+        """After a conflict: read the job as another gateway left it."""
+        shared = self._shared
+        if shared is None:
+            return
+        try:
+            stored = await self._run(lambda: shared.get(job_id))
+        except StoreError as exc:
+            raise SpoolError(str(exc)) from exc
+        if stored is None:
+            if self._index.folder(job_id) is not None and job_id not in self._newest:
+                self._index.remove(job_id)
+                self._revisions.pop(job_id, None)
+            return
+        self._apply_remote(stored)
 
 
 class _Rebuild(Exception):
@@ -549,4 +745,10 @@ def _ignore(_: object) -> None:
     return None
 
 
-__all__ = ["JobListener", "Spool"]
+def default_store(root: Path) -> Callable[[], JobStore]:
+    """The store a spool at ``root`` uses when none is given: ``root/spool.db``.
+    (The test suite replaces this function to run everything on PostgreSQL.)"""
+    return lambda: SQLiteStore.open(root / DB_FILE)
+
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "JobListener", "MetaListener", "Spool", "default_store"]

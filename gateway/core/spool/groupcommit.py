@@ -30,7 +30,10 @@ A write's `Write.publish` runs after its batch is committed, in the order the
 writes were queued, in the event loop: that is where the spool updates its
 in-memory copy and tells its listeners, so nothing is seen before it is
 durable. When a batch fails (the disk is full, an I/O error), it is rolled
-back, every write in it gets an error and `Write.undo` runs instead.
+back, every write in it gets an error and `Write.undo` runs instead. A write
+that meets another gateway's change of the same job (`StoreConflict`, from a
+shared store) fails alone, without its dependents; the rest of the batch
+commits.
 
 Waiting is shielded from cancellation: once queued, a write is committed or
 failed, and its publish runs, whatever happens to the task that queued it.
@@ -49,20 +52,28 @@ import trio
 
 from . import sqlite
 from .staging import fsync_path, is_disk_full
-from .store import StoreError
+from .store import StoreConflict, StoreError
 
 log = logging.getLogger("gateway.spool")
 
 DB = TypeVar("DB")
 
+#: How often a batch that lost a race (`StoreError.retry`) is run before it fails.
+RACE_ATTEMPTS = 3
+
 
 class CommitFailed(Exception):
     """The batch this write was in could not be committed (carries the reason)."""
 
-    def __init__(self, reason: str, *, no_space: bool, dependent: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, no_space: bool, dependent: bool = False, conflict: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.no_space = no_space
         self.dependent = dependent  # only because the write it was built on failed
+        #: The job another writer changed first (`StoreConflict`): only this write
+        #: failed, the rest of its batch committed.
+        self.conflict = conflict
 
 
 def _nothing() -> None:
@@ -197,10 +208,36 @@ def _transaction(
             ready.append(write)
     if not ready:
         return ready
-    with transaction():
-        for write in ready:
-            write.result = write.apply(db)
-    return ready
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        committed: list[Write[DB]] = []
+        try:
+            with transaction():
+                for write in ready:
+                    if write.after is not None and write.after.error is not None:
+                        write.error = CommitFailed(
+                            f"an earlier change it depends on failed: {write.after.error}",
+                            no_space=False,
+                            dependent=True,
+                        )
+                        continue
+                    try:
+                        write.result = write.apply(db)
+                    except StoreConflict as exc:  # another gateway changed the job: this write only
+                        write.error = CommitFailed(str(exc), no_space=False, conflict=exc.job_id)
+                        continue
+                    committed.append(write)
+        except StoreError as exc:
+            if not exc.retry or attempt == RACE_ATTEMPTS:
+                raise
+            # Lost a race with another gateway (a deadlock): all was rolled back,
+            # so run the whole batch again from a clean slate.
+            log.info("spool: commit lost a race with another gateway, trying again: %s", exc)
+            for write in ready:
+                write.error = None
+                write.result = None
+            continue
+        return committed
+    return []  # not reached: the last attempt returns or raises
 
 
 def _failure(exc: BaseException, what: str) -> CommitFailed:

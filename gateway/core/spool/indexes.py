@@ -40,7 +40,11 @@ class JobIndex:
 
     def put(self, job: Job, old: Job | None) -> None:
         """Make ``job`` the committed version; ``old`` is the one it replaces."""
-        self._jobs[job.id] = job
+        jobs = self._jobs
+        late = job.id not in jobs and bool(jobs) and job.id < next(reversed(jobs))
+        jobs[job.id] = job
+        if late:  # another gateway committed it after a newer job (a shared store)
+            self._jobs = dict(sorted(jobs.items()))
         if old is not None and old.queue != job.queue:
             self._queue_ids[old.queue].pop(job.id, None)
             self._active_ids[old.queue].pop(job.id, None)

@@ -12,17 +12,27 @@ them and the dispatcher forwards them again.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from gateway.core.job import Job
 
 
-def sweep_orphan_folders(jobs_dir: Path, known: Collection[str]) -> list[str]:
+def sweep_orphan_folders(
+    jobs_dir: Path, known: Collection[str], *, grace: float = 0.0
+) -> list[str]:
     """Delete the folders in ``jobs_dir`` not in ``known``, and ``*.part`` files
-    in the others (blocking). The names of the folders deleted."""
+    in the others (blocking). The names of the folders deleted.
+
+    ``grace``: leave what changed less than that many seconds ago. With a
+    documents folder shared by several gateways, another live gateway may be
+    receiving into a folder no record names yet, or adding a document."""
     removed = []
+    limit = time.time() - grace
     for entry in jobs_dir.iterdir():
+        if grace and _changed_since(entry, limit):
+            continue
         if entry.name not in known:
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
@@ -30,6 +40,15 @@ def sweep_orphan_folders(jobs_dir: Path, known: Collection[str]) -> list[str]:
             for part in entry.glob("*.part"):
                 part.unlink(missing_ok=True)
     return removed
+
+
+def _changed_since(path: Path, limit: float) -> bool:
+    try:
+        if path.stat().st_mtime >= limit:
+            return True
+        return any(child.stat().st_mtime >= limit for child in path.iterdir())
+    except OSError:
+        return True  # gone or unreadable: leave it
 
 
 def requeued(jobs: Iterable[Job]) -> list[Job]:

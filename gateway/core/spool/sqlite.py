@@ -85,7 +85,8 @@ class SQLiteStore:
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    def update(self, job_id: int, record: Record) -> None:
+    def update(self, job_id: int, record: Record, revision: int = 0) -> None:
+        # The only writer: ``revision`` (for stores shared by several) is not needed.
         self._db.execute(
             "UPDATE jobs SET state = ?, data = ? WHERE id = ?",
             (record.state, record.data, job_id),

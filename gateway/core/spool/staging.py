@@ -91,9 +91,19 @@ class NewDocument:
 class Staging:
     """The ``jobs/`` folder of a spool at ``root`` and the limits on what goes in."""
 
-    def __init__(self, root: Path, *, max_job_size: int = 0, min_free_space: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_job_size: int = 0,
+        min_free_space: int = 0,
+        documents: Path | None = None,
+    ) -> None:
         self.root = root
-        self.jobs_dir = root / JOBS_DIR
+        #: Where job folders are: ``root/jobs`` or a folder shared by several
+        #: gateways (``[spool] documents``). Records name documents
+        #: ``jobs/<key>/doc-N`` either way (`path_of` resolves them).
+        self.jobs_dir = documents if documents is not None else root / JOBS_DIR
         self.max_job_size = max_job_size
         self.min_free_space = min_free_space
         #: Bytes promised to files being received and not yet on the disk.
@@ -102,7 +112,7 @@ class Staging:
     def prepare(self) -> None:
         """Make the spool folder and ``jobs/`` if needed (blocking)."""
         self.root.mkdir(mode=0o750, parents=True, exist_ok=True)
-        self.jobs_dir.mkdir(mode=0o750, exist_ok=True)
+        self.jobs_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
 
     def new_folder(self) -> JobFolder:
         """A folder for a job being received (not yet a job)."""
@@ -114,13 +124,17 @@ class Staging:
 
     def document_path(self, doc: Document) -> Path:
         """Where a document's bytes are."""
-        return self.root / doc.path
+        return self.path_of(doc.path)
+
+    def path_of(self, rel: str) -> Path:
+        """The file a record's document path (``jobs/<key>/doc-N``) names."""
+        return self.jobs_dir / Path(rel).relative_to(JOBS_DIR)
 
     def to_sync(self, documents: Iterable[NewDocument], folder: JobFolder) -> list[str]:
         """What must be fsync'ed before a commit adds ``documents`` in ``folder``:
         the files not yet fsync'ed, then the folder and ``jobs/``."""
         documents = list(documents)
-        paths = [str(self.root / d.staged.path) for d in documents if not d.staged.synced]
+        paths = [str(self.path_of(d.staged.path)) for d in documents if not d.staged.synced]
         if folder.created or documents:
             paths += [str(folder.path), str(self.jobs_dir)]
         return paths
@@ -134,7 +148,7 @@ class Staging:
     # Room
 
     def free_space(self) -> int:
-        return shutil.disk_usage(self.root).free
+        return shutil.disk_usage(self.jobs_dir).free
 
     def has_room(self, size: int) -> bool:
         """Whether a document of ``size`` bytes fits (size limit and free space)."""
@@ -323,7 +337,7 @@ class DocumentWriter:
                 self._reservation.release()
         self._done = True
         self._folder.size += self.size
-        rel = self._final.relative_to(self._staging.root).as_posix()
+        rel = (Path(JOBS_DIR) / self._final.relative_to(self._staging.jobs_dir)).as_posix()
         return StagedFile(path=rel, size=self.size, sha256=digest, synced=sync)
 
     async def discard(self) -> None:

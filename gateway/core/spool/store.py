@@ -39,15 +39,38 @@ class StoredJob:
     id: int
     folder: str  # the key of its folder, jobs/<folder>/
     data: str
+    revision: int = 0  # how many times the record was written (0: a store without revisions)
 
 
 class StoreError(Exception):
     """A transaction the store could not commit. ``no_space``: it ran out of
     room (a full disk or quota), which the spool reports as `NoSpace`."""
 
-    def __init__(self, reason: str, *, no_space: bool = False) -> None:
+    def __init__(self, reason: str, *, no_space: bool = False, retry: bool = False) -> None:
         super().__init__(reason)
         self.no_space = no_space
+        #: The transaction lost a race with another writer (a deadlock or a
+        #: serialization failure) and was rolled back: running it again may succeed.
+        self.retry = retry
+
+
+class StoreConflict(StoreError):
+    """An update built on a revision of the record that is no longer the stored
+    one (another gateway changed the job meanwhile). Only that one write fails;
+    the spool reads the job again (`SharedStore.get`) and builds the change anew."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"job {job_id} was changed by another gateway")
+        self.job_id = job_id
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What other writers committed since the last `SharedStore.changes`."""
+
+    jobs: list[StoredJob]  # new or changed records (also this gateway's own)
+    purged: list[int]  # ids deleted
+    meta: dict[str, str]  # keys set, with their values
 
 
 class JobStore(Protocol):
@@ -64,8 +87,8 @@ class JobStore(Protocol):
     A store allocates job ids, nothing more: it never changes a record it was
     not given, and it need not read records back except in `load`. While a
     spool is open it is the only writer of the records it loaded (the spool
-    serves reads from memory); gateways sharing one store would first need a
-    way to hear of each other's changes, which this interface does not have.
+    serves reads from memory). Gateways sharing one store hear of each other's
+    changes through the few methods `SharedStore` adds.
     """
 
     def load(self) -> list[StoredJob]:
@@ -90,9 +113,13 @@ class JobStore(Protocol):
         may be given again or skipped.) Inside `transaction` only."""
         ...
 
-    def update(self, job_id: int, record: Record) -> None:
+    def update(self, job_id: int, record: Record, revision: int = 0) -> None:
         """Replace a job's record. A job that is not stored (it was purged
-        meanwhile) is left alone, without an error. Inside `transaction` only."""
+        meanwhile) is left alone, without an error. Inside `transaction` only.
+        ``revision`` is the revision of the record the change was built on; a
+        store shared by several writers raises `StoreConflict` (and writes
+        nothing) when the stored record has another one, and stores
+        ``revision + 1``; a single-writer store may ignore it."""
         ...
 
     def delete(self, job_ids: Sequence[int]) -> None:
@@ -114,4 +141,39 @@ class JobStore(Protocol):
         ...
 
 
-__all__ = ["JobStore", "Record", "StoreError", "StoredJob"]
+class SharedStore(JobStore, Protocol):
+    """A `JobStore` that several gateways write at once (PostgreSQL).
+
+    What such a store adds: each spool hears of the others' changes
+    (`changes`, woken by `wait_for_change`), re-reads a job after a conflict
+    (`get`), and `shared` tells the spool not to requeue, at open, jobs that
+    another live gateway may be forwarding (`Spool.requeue_forwarding`).
+    `wait_for_change` alone may be called from a second thread while the
+    spool's thread uses the others (it has a connection of its own)."""
+
+    shared: bool
+
+    def get(self, job_id: int) -> StoredJob | None:
+        """One job record as stored now, None when purged."""
+        ...
+
+    def changes(self) -> Changes:
+        """Everything committed since the previous call (or since `load`), also
+        by this store; a record may come twice (the spool skips revisions it has)."""
+        ...
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until another writer announces a commit (True) or ``timeout``
+        seconds pass (False); raises `StoreError` while the store is unreachable."""
+        ...
+
+
+__all__ = [
+    "Changes",
+    "JobStore",
+    "Record",
+    "SharedStore",
+    "StoreConflict",
+    "StoreError",
+    "StoredJob",
+]

@@ -21,6 +21,6 @@ talks to a backend (DESIGN.md). A request passes through, in order:
 
 from __future__ import annotations
 
-from .serving import serve
+from .serving import answer_held, serve
 
-__all__ = ["serve"]
+__all__ = ["answer_held", "serve"]

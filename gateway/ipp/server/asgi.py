@@ -41,11 +41,13 @@ import logging
 import math
 import socket
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import trio
 
+from gateway.core.spool import JobNotFound, NotPossible, SpoolError
 from gateway.ipp.attributes import AttributeList, Collection, Value
 from gateway.ipp.encoder import encode
 from gateway.ipp.errors import IppDecodeError
@@ -336,7 +338,11 @@ class IppApp:
             return
         if not body.finished:
             await body.drain()
-        await _send_ipp(send, response.encode())
+        with self.service.subscriptions.waits.answering():  # a stop waits for it (notify_wait)
+            if response.data_file is not None:  # Fetch-Document (infra.py): streamed
+                await _send_ipp_with_file(send, response.encode(), response.data_file)
+            else:
+                await _send_ipp(send, response.encode())
 
     async def _authenticate(
         self, scope: Scope, headers: dict[str, str], scheme: str, body: BodyReader, send: Send
@@ -544,6 +550,11 @@ class IppApp:
             raise
         except Exception as exc:
             op = Operation(request.message.operation_id_or_status).ipp_name
+            if isinstance(exc, SpoolError) and not isinstance(exc, (JobNotFound, NotPossible)):
+                # A commit failed (the shared store is unreachable): try again later.
+                log.warning("ipp: %s from %s: spool busy: %s", op, request.peer, exc)
+                message = str(exc)[:MAX_STATUS_MESSAGE]
+                return respond(request, StatusCode.SERVER_ERROR_BUSY, message)
             log.error("ipp: internal error in %s from %s: %r", op, request.peer, exc)  # noqa: TRY400
             log.debug("ipp: internal error", exc_info=True)
             return respond(request, StatusCode.SERVER_ERROR_INTERNAL_ERROR, "internal error")
@@ -637,6 +648,37 @@ async def _send_ipp(send: Send, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+#: Chunks of a spooled document sent after an IPP message (Fetch-Document).
+FILE_CHUNK = 256 * 1024
+
+
+async def _send_ipp_with_file(send: Send, body: bytes, path: Path) -> None:
+    """An IPP message followed by a spooled file, streamed in `FILE_CHUNK` pieces
+    (never whole in memory); the length is known, so Content-Length is sent."""
+    async with await trio.open_file(path, "rb") as file:
+        size = (await trio.Path(path).stat()).st_size
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", IPP_CONTENT_TYPE),
+                    (b"content-length", str(len(body) + size).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        left = size
+        while left > 0:
+            chunk = await file.read(min(FILE_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": left > 0})
+        if left > 0:  # the file shrank: the length sent cannot be kept
+            raise OSError(f"{path.name} ended {left} bytes early")
 
 
 async def _send_icon(send: Send, png: bytes, *, head: bool) -> None:

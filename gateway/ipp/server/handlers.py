@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.ipp.operations import Operation
 
-from . import document, job, printer, subscription, system
+from . import document, infra, job, printer, subscription, system
 from .request import IppRequest, IppResponse, IppService
 
 Handler = Callable[[IppService, IppRequest], Awaitable[IppResponse]]
@@ -97,6 +97,20 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.SHUTDOWN_ONE_PRINTER: system.one_printer,
     Operation.STARTUP_ONE_PRINTER: system.one_printer,
     Operation.RESTART_ONE_PRINTER: system.one_printer,
+    # The Infrastructure Printer's proxy operations (PWG 5100.18), and
+    # Register-Output-Device on the System (PWG 5100.22)
+    Operation.ACKNOWLEDGE_DOCUMENT: infra.acknowledge_document,
+    Operation.ACKNOWLEDGE_IDENTIFY_PRINTER: infra.acknowledge_identify_printer,
+    Operation.ACKNOWLEDGE_JOB: infra.acknowledge_job,
+    Operation.FETCH_DOCUMENT: infra.fetch_document,
+    Operation.FETCH_JOB: infra.fetch_job,
+    Operation.GET_OUTPUT_DEVICE_ATTRIBUTES: infra.get_output_device_attributes,
+    Operation.UPDATE_ACTIVE_JOBS: infra.update_active_jobs,
+    Operation.DEREGISTER_OUTPUT_DEVICE: infra.deregister_output_device,
+    Operation.UPDATE_DOCUMENT_STATUS: infra.update_document_status,
+    Operation.UPDATE_JOB_STATUS: infra.update_job_status,
+    Operation.UPDATE_OUTPUT_DEVICE_ATTRIBUTES: infra.update_output_device_attributes,
+    Operation.REGISTER_OUTPUT_DEVICE: infra.register_output_device,
 }
 
 __all__ = ["HANDLERS", "Handler"]

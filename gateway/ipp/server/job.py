@@ -34,9 +34,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.core.dispatcher import HANDOFF_WAIT
+from gateway.core.infra import ProxyHold, is_fetchable, owner
 from gateway.core.job import Frontend, Job, JobState, Origin
+from gateway.core.policy import proxy_refusal
 from gateway.core.spool import JobNotFound, NewDocument, NoSpace, NotPossible
-from gateway.ipp.attributes import Attribute, Group
+from gateway.ipp.attributes import Attribute, Group, Value
 from gateway.ipp.operations import Operation
 from gateway.ipp.status import StatusCode
 from gateway.ipp.tags import DelimiterTag, ValueTag
@@ -272,6 +274,9 @@ def check_job_request(
         raise OperationError(
             StatusCode.SERVER_ERROR_NOT_ACCEPTING_JOBS, f"{queue.name} is not accepting jobs"
         )
+    busy = queue.refuses_new_jobs
+    if busy is not None:  # RFC 8011 section 4.1.6: temporarily busy, try again later
+        raise OperationError(StatusCode.SERVER_ERROR_BUSY, busy)
     out = JobRequest()
     fidelity = bool(bool_op(request, "ipp-attribute-fidelity"))
     job_name = string_op(request, "job-name", NAME_TAGS)
@@ -539,10 +544,24 @@ async def cancel_current_job(service: IppService, request: IppRequest) -> IppRes
 
 async def get_job_attributes(service: IppService, request: IppRequest) -> IppResponse:
     """RFC 8011 section 4.3.4."""
-    _, job = service.target_job(request)
-    wanted = visible(request, job, expand_requested(requested_attributes(request), ["all"]))
+    target, job = service.target_job(request)
+    asked = expand_requested(requested_attributes(request), ["all"])
+    wanted = visible(request, job, asked)
     response = respond(request)
-    response.message.groups.append(render_job(service, request, job, wanted))
+    group = render_job(service, request, job, wanted)
+    # PWG 5100.18: the output device that fetched a job of an Infrastructure Printer,
+    # for those who may see the job's details and for proxies.
+    assigned = owner(job) if isinstance(target.queue.backend, ProxyHold) else None
+    if (
+        assigned
+        and (asked is None or "output-device-uuid-assigned" in asked)
+        and (
+            request.may_see(job)
+            or proxy_refusal(service.context.config, user=request.user, peer=request.peer) is None
+        )
+    ):
+        group.append(Attribute("output-device-uuid-assigned", [Value(ValueTag.URI, assigned)]))
+    response.message.groups.append(group)
     return response
 
 
@@ -555,6 +574,8 @@ def _which(job: Job, which: str) -> bool:
         return True
     if which == "proof-print":
         return False
+    if which == "fetchable":  # PWG 5100.18
+        return is_fetchable(job)
     return job.state.keyword == which
 
 

@@ -83,6 +83,7 @@ WHICH_JOBS_SUPPORTED = (
     "processing",
     "processing-stopped",
     "proof-print",
+    "fetchable",  # PWG 5100.18: jobs held for proxies (infrastructure queues)
 )
 JOB_HOLD_UNTIL_SUPPORTED = ("no-hold", "indefinite")
 JOB_SETTABLE_ATTRIBUTES = ("job-hold-until", "job-name", "job-priority")
@@ -128,9 +129,15 @@ def ipp_features(operations: Iterable[Operation]) -> tuple[str, ...]:
 
 
 NOTIFY_EVENTS_SUPPORTED = (
+    "document-completed",
+    "document-config-changed",  # subscribed to by ippsample's ippproxy
+    "document-created",
+    "document-state-changed",
     "job-completed",
     "job-config-changed",
     "job-created",
+    "job-fetchable",
+    "job-progress",
     "job-state-changed",
     "printer-config-changed",
     "printer-state-changed",
@@ -140,7 +147,10 @@ NOTIFY_MAX_EVENTS = 100
 NOTIFY_LEASE_DEFAULT = 86400
 #: The longest notify-lease-duration (RFC 3995 section 5.3.8: 2**26 - 1 seconds).
 NOTIFY_LEASE_MAX = 67108863
+#: Seconds events are kept for Get-Notifications (RFC 3996: at least 15).
 IPPGET_EVENT_LIFE = 300
+#: notify-get-interval of an answer that was not held (RFC 3996 section 5.2).
+NOTIFY_GET_INTERVAL = 30
 
 #: Printer attribute names that belong to the "job-template" group of
 #: requested-attributes (RFC 8011 section 5.2: xxx-default / xxx-supported / xxx-ready).

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -185,6 +186,8 @@ class IppResponse:
     message: Message
     printer_groups: list[bytes] = field(default_factory=list)
     last_group_tail: bytes = b""
+    #: A spooled file sent after the message, streamed (Fetch-Document, infra.py).
+    data_file: Path | None = None
 
     def encode(self) -> bytes:
         """The whole response body."""

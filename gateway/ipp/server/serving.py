@@ -31,6 +31,7 @@ import logging
 import math
 import socket
 import ssl
+from collections.abc import Callable
 
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -38,6 +39,7 @@ from hypercorn.config import Config as HypercornConfig
 from gateway import netlimits
 from gateway.config import Config, ConfigError
 from gateway.core.context import Commit, GatewayContext
+from gateway.core.leases import instance_id
 
 from .asgi import HostAllowList, IppApp
 from .auth import PasswordChecks, PasswordFile
@@ -47,6 +49,7 @@ from .hypercorn_hooks import connection_server, raise_receive_size
 from .oauth import BearerTokens
 from .printer_attributes import Listener
 from .request import IppService
+from .subscription_store import PrinterState
 from .tls import ReloadableContext, certificate_for
 
 log = logging.getLogger("gateway.ipp")
@@ -112,6 +115,16 @@ async def serve(
     # Name lookups (getfqdn, getaddrinfo) may be slow: not on the event loop.
     allow = await trio.to_thread.run_sync(HostAllowList, context.hostname, ipp.allowed_hosts)
     service = IppService(context, listeners, tuple(sorted(HANDLERS)))
+    owner = ""
+    if context.spool.shared:  # several gateways, one store: each keeps its own subscriptions
+        owner = await trio.to_thread.run_sync(
+            instance_id, context.config.spool_dir, context.config.fleet.instance_id
+        )
+    await service.subscriptions.load(
+        context.spool, _printer_state(context), [q.name for q in context.queues], owner=owner
+    )
+    context.queues.watch_state(lambda queue: service.subscriptions.check_printer(queue.name))
+    _HELD[id(context)] = service
     most = netlimits.connection_budget(ipp.max_open_connections)
     if most < ipp.max_open_connections:
         log.info(
@@ -149,10 +162,25 @@ async def serve(
             )
             for sock, secure in [(s, False) for s in plain] + [(s, True) for s in tls]
         ]
-        async with trio.open_nursery() as nursery:
-            await nursery.start(functools.partial(serve_listeners, listenings))
-            task_status.started()
-            nursery.start_soon(warm, service)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(functools.partial(serve_listeners, listenings))
+                task_status.started()
+                nursery.start_soon(warm, service)
+        finally:
+            _HELD.pop(id(context), None)
+
+
+#: The IPP service of each running gateway (by its context), for `answer_held`.
+_HELD: dict[int, IppService] = {}
+
+
+async def answer_held(context: GatewayContext) -> None:
+    """The gateway stops: answer the Get-Notifications requests held open
+    (notify-wait) before the listeners are cancelled."""
+    service = _HELD.get(id(context))
+    if service is not None:
+        await service.subscriptions.waits.stop()
 
 
 class IppReconfig:
@@ -234,6 +262,19 @@ async def _password_file(config: Config) -> PasswordFile:
             config.source, "ipp.password_file", f"cannot read {path}: {exc.strerror}"
         ) from None
     return PasswordFile(path)
+
+
+def _printer_state(context: GatewayContext) -> Callable[[str], PrinterState | None]:
+    """A queue's printer-state and -reasons, for the subscriptions' printer events."""
+
+    def state(name: str) -> PrinterState | None:
+        queue = context.queues.get(name)
+        if queue is None:
+            return None
+        now = queue.state()
+        return now.ipp_state, now.reasons
+
+    return state
 
 
 async def warm(service: IppService) -> None:

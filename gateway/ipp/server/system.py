@@ -685,6 +685,8 @@ async def create_system_subscriptions(service: IppService, request: IppRequest) 
         if status is not None:
             group.add("notify-status-code", ValueTag.ENUM, int(status))
         response.message.groups.append(group)
+    if made:
+        await subscription.save(service)  # kept in the spool, as printer subscriptions
     if made == 0:
         response.message.operation_id_or_status = StatusCode.CLIENT_ERROR_IGNORED_ALL_SUBSCRIPTIONS
     elif made < len(templates):

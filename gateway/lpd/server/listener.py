@@ -300,6 +300,11 @@ async def _receive_job(session: Session, event: ReceiveJob) -> None:
             session.conn.refuse(NAK_FAIL, f"queue {queue.name} is not accepting jobs")
         )
         return
+    busy = queue.refuses_new_jobs
+    if busy is not None:
+        log.warning("lpd %s: job refused (busy): queue %s: %s", session.label, queue.name, busy)
+        await session.send(session.conn.refuse(NAK_FAIL, f"busy, try again later: {busy}"))
+        return
     await session.send(session.conn.accept())
     receiver = JobReceiver(session, queue)
     await receiver.run()

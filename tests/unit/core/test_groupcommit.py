@@ -36,6 +36,7 @@ from gateway.core.spool import (
     SpoolError,
 )
 from gateway.core.spool.groupcommit import CommitFailed, GroupCommit, Write
+from tests import pgcluster
 from tests.helpers import spool_job
 
 ORIGIN = Origin(Frontend.API, peer="127.0.0.1", host="client.example", user="alice")
@@ -58,6 +59,8 @@ async def reopened(spool: Spool, **options: Any) -> AsyncIterator[Spool]:
 
 def rows_on_disk(root: Path) -> dict[int, dict[str, Any]]:
     """Every committed job row, read with a connection of its own."""
+    if pgcluster.selected_store() == "postgresql":
+        return {i: json.loads(data) for i, data in pgcluster.rows(pgcluster.database_for(root))}
     with closing(sqlite3.connect(root / "spool.db")) as db:
         rows = db.execute("SELECT id, data FROM jobs ORDER BY id").fetchall()
     return {job_id: json.loads(data) for job_id, data in rows}
@@ -427,8 +430,11 @@ async def test_submit_fsyncs_document_folder_and_jobs_before_commit(
     real_fsync = os.fsync
 
     def fsync(fd: int) -> None:
-        with closing(sqlite3.connect(db_path)) as db:
-            (rows,) = db.execute("SELECT count(*) FROM jobs").fetchone()
+        if pgcluster.selected_store() == "postgresql":
+            rows = len(pgcluster.rows(pgcluster.database_for(spool.root)))
+        else:
+            with closing(sqlite3.connect(db_path)) as db:
+                (rows,) = db.execute("SELECT count(*) FROM jobs").fetchone()
         calls.append((os.readlink(f"/proc/self/fd/{fd}"), rows))
         real_fsync(fd)
 

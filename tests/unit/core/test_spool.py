@@ -43,6 +43,7 @@ async def test_job_ids_increase_and_survive_restart_and_purge(tmp_path: Path) ->
     assert later > max(ids)
 
 
+@pytest.mark.sqlite_only
 async def test_record_is_durable_in_sqlite(spool: Spool) -> None:
     job = await spool_job(spool)
     db = sqlite3.connect(spool.root / "spool.db")
@@ -52,6 +53,7 @@ async def test_record_is_durable_in_sqlite(spool: Spool) -> None:
     assert json.loads(row[3])["attributes"]["requesting-user-name"] == "alice"
 
 
+@pytest.mark.sqlite_only
 async def test_unfinished_folders_are_removed_on_open(tmp_path: Path) -> None:
     root = tmp_path / "spool"
     spool = await Spool.open(root)
@@ -68,6 +70,7 @@ async def test_unfinished_folders_are_removed_on_open(tmp_path: Path) -> None:
     await spool.aclose()
 
 
+@pytest.mark.sqlite_only
 async def test_job_in_flight_without_backend_id_is_requeued(tmp_path: Path) -> None:
     root = tmp_path / "spool"
     spool = await Spool.open(root)
