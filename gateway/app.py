@@ -303,6 +303,8 @@ async def _serve(
             conversion=ConversionStage(spool, config.convert),
             leases=_lease_keeper(config, queues) if shared else None,
         )
+        if queues.admin is not None:  # a resume on another gateway forwards here at once
+            queues.admin.switched = dispatcher.wake
         accountant = (
             Accountant(
                 spool,

@@ -133,6 +133,15 @@ class GatewayProcess:
                 stream.close()
 
 
+async def log_line(gateway: GatewayProcess, pattern: str, timeout: float = 60.0) -> str:
+    """The first log line of `gateway` matching `pattern` (within `timeout`), from
+    a trio test: the blocking read runs in a thread."""
+    import trio
+
+    match = await trio.to_thread.run_sync(gateway.wait_for, pattern, timeout)
+    return match.group(0)
+
+
 def run_cli(args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     """Run ``python -m gateway ARGS`` to completion."""
     return subprocess.run(

@@ -313,6 +313,9 @@ class Administration:
         #: When an operator last changed a queue's state (system-state-change-time).
         self.state_changed = self.started
         self.queues: Queues | None = None  # set by `restore`
+        #: Called with a queue's name when another gateway changed its switches
+        #: (the dispatcher's `wake`, so that a resume there forwards here at once).
+        self.switched: Callable[[str], None] | None = None
         spool.add_listener(self._job_changed)
         spool.add_meta_listener(self._meta_changed)  # other gateways on a shared store
 
@@ -442,6 +445,8 @@ class Administration:
             queue.apply(record.switches)
             self.state_changed = self._clock()
             log.info("queue %s: switches changed by another gateway: %s", name, record.switches)
+            if self.switched is not None:
+                self.switched(name)
 
     def _adopt(self, queue: Queue) -> None:
         """Apply the stored record of `queue` (switches, attributes) in memory."""

@@ -360,7 +360,7 @@ class Dispatcher:
                 continue
             try:
                 if isinstance(queue.backend, ProxyHold):  # held for proxies (core/infra.py)
-                    await hold_for_proxies(self.spool, job)
+                    await self._hold(queue, job)
                     continue
                 forwarded = await self._forward(queue, job)
             except JobNotFound:
@@ -380,6 +380,23 @@ class Dispatcher:
                 continue
             if forwarded is not None and getattr(queue.backend, "one_job_at_a_time", False):
                 await self._until_ended(queue, forwarded)
+
+    async def _hold(self, queue: Queue, job: Job) -> None:
+        """A job of an infrastructure queue: converted for the formats its output
+        devices reported (when they take none of the document's), then held for
+        them to fetch (`gateway.core.infra.hold`)."""
+
+        async def prepare(processing: Job) -> Job:
+            return await self._printable(queue, processing)
+
+        try:
+            await hold_for_proxies(self.spool, job, prepare)
+        except ConversionFailed as exc:
+            done = await self._settle(
+                job, JobState.ABORTED, ("document-unprintable-error",), exc.reason
+            )
+            if done is not None:
+                job_event("failed", done, level=logging.WARNING, reason=exc.reason)
 
     async def _until_ended(self, queue: Queue, job_id: int) -> None:
         """Wait until a forwarded job ends (a printer that takes one job at a time)."""

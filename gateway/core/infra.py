@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -104,13 +104,19 @@ def owner(job: Job) -> str | None:
     return job.backend_job_id
 
 
-async def hold(spool: Spool, job: Job) -> Job | None:
+async def hold(
+    spool: Spool, job: Job, prepare: Callable[[Job], Awaitable[Job]] | None = None
+) -> Job | None:
     """The dispatcher's step for a pending job of an infrastructure queue: wait
     processing-stopped, job-fetchable (None if a cancel or a move came first).
 
     Pending -> processing -> processing-stopped, as the transition table has it
     (a job stops only once it has started); a restart between the two puts it
-    back to pending (no owner yet), and it is held again."""
+    back to pending (no owner yet), and it is held again. ``prepare`` runs while
+    it is processing: the dispatcher converts the documents there for the formats
+    the queue's output devices reported (Fetch-Document then serves the converted
+    file to a device that names no document-format-accepted); what it raises (a
+    conversion that failed) goes to the caller, with the job still processing."""
     moved = await spool.transition_if(
         job.id,
         (JobState.PENDING,),
@@ -121,6 +127,8 @@ async def hold(spool: Spool, job: Job) -> Job | None:
     )
     if moved is None:
         return None
+    if prepare is not None:
+        await prepare(moved)
     held = await spool.transition_if(
         job.id,
         (JobState.PROCESSING,),

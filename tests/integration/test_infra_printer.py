@@ -15,7 +15,6 @@ devices and the job's owner surviving a restart.
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 from pathlib import Path
 
@@ -28,14 +27,14 @@ from gateway.ipp.encoder import encode
 from gateway.ipp.message import Message
 from gateway.ipp.parser import decode
 from gateway.ipp.server.auth import set_password
-from tests import peers
 from tests.gateway_process import GatewayProcess
-from tests.ipp_harness import IpptoolResult, parse_ipptool
+from tests.gateway_process import log_line as wait_for
+from tests.ipp_harness import all_passed as passed
+from tests.ipp_harness import ipptool_test as ipptool
 from tests.lpd_peers import endpoint, lprng
 
 pytestmark = pytest.mark.peer
 
-TESTS = Path(__file__).parent / "ipptool"
 STEP = 60.0  # one ipptool run, one start or stop of the gateway
 
 DEVICE = "urn:uuid:6b3c1d9e-0f43-4a5b-9c1e-2d7f00000001"
@@ -93,38 +92,6 @@ def uri(gateway: GatewayProcess, path: str = "/printers/cloud", *, user: str = "
     if not user:
         return f"ipp://127.0.0.1:{gateway.ports['IPP'][0]}{path}"
     return f"ipps://{user}:{PASSWORDS[user]}@127.0.0.1:{gateway.ports['IPPS'][0]}{path}"
-
-
-async def ipptool(
-    target: str,
-    test: str,
-    work: Path,
-    defines: dict[str, str] | None = None,
-    document: Path | None = None,
-) -> IpptoolResult:
-    """``ipptool -t [-d NAME=VALUE]... [-f FILE] URI TEST``."""
-    argv = [str(peers.require("ipptool")), "-t"]
-    for name, value in (defines or {}).items():
-        argv += ["-d", f"{name}={value}"]
-    if document is not None:
-        argv += ["-f", str(document)]
-    shutil.copy(TESTS / test, work / test)
-    with trio.fail_after(STEP):
-        result = await trio.run_process(
-            [*argv, target, test], cwd=work, capture_stdout=True, capture_stderr=True, check=False
-        )
-    text = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
-    return parse_ipptool(text, result.returncode)
-
-
-def passed(result: IpptoolResult, count: int) -> None:
-    assert result.failed == 0 and result.returncode == 0, result.output
-    assert result.passed == count, result.output
-
-
-async def wait_for(gateway: GatewayProcess, pattern: str) -> str:
-    match = await trio.to_thread.run_sync(gateway.wait_for, pattern, STEP)
-    return match.group(0)
 
 
 async def fetch_document(gateway: GatewayProcess, job_id: int) -> tuple[int, bytes]:
@@ -280,5 +247,40 @@ async def test_a_cancel_at_the_infrastructure_printer_reaches_the_device(tmp_pat
         lpr_job = line.split("job ", 1)[1].split()[0]
         ids = {**ids, "job_id": lpr_job, "uuid": OTHER}
         passed(await ipptool(proxy, "infra-fetch-job.test", work, ids), 5)
+    finally:
+        await stop(gateway)
+
+
+async def test_a_job_is_converted_for_the_formats_its_devices_report(tmp_path: Path) -> None:
+    """A device that prints PDF only and names no document-format-accepted in
+    Fetch-Document (as ippsample's ippproxy does for a PDF printer) gets a text
+    job sent by lpr as PDF: the dispatcher converted it before holding it."""
+    work = tmp_path / "ipptool"
+    work.mkdir()
+    document = tmp_path / "memo.txt"
+    document.write_text("a memo for the PDF-only printer\n")
+    gateway = await start(write_config(tmp_path))
+    try:
+        ids = {"uuid": DEVICE}
+        proxy = uri(gateway, user="proxy")
+        passed(await ipptool(proxy, "infra-device-pdf-only.test", work, ids), 2)
+        await lprng(
+            "lpr", ["-P", endpoint(gateway.ports["LPD"][0], "cloud"), str(document)], tmp_path
+        )
+        line = await wait_for(gateway, r"job (\d+) fetchable queue=cloud")
+        job_id = int(line.split("job ", 1)[1].split()[0])
+        assert re.search(rf"job {job_id} converted ", gateway.log), gateway.log
+        passed(
+            await ipptool(
+                proxy,
+                "infra-acknowledge-job.test",
+                work,
+                {**ids, "other": OTHER, "job_id": str(job_id)},
+            ),
+            7,
+        )
+        status, data = await fetch_document(gateway, job_id)
+        assert status == StatusCode.SUCCESSFUL_OK
+        assert data.startswith(b"%PDF-"), data[:40]
     finally:
         await stop(gateway)

@@ -23,7 +23,6 @@ LPRng's output, never waited for with sleeps.
 
 from __future__ import annotations
 
-import shutil
 import signal
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,9 +31,10 @@ import pytest
 import trio
 
 from gateway.ipp.server.auth import set_password
-from tests import peers
 from tests.gateway_process import GatewayProcess
-from tests.ipp_harness import IpptoolResult, parse_ipptool
+from tests.gateway_process import log_line as wait_for
+from tests.ipp_harness import all_passed as passed
+from tests.ipp_harness import ipptool_test as ipptool
 from tests.peers.lprng import Lprng, lprng
 
 pytestmark = pytest.mark.peer
@@ -96,41 +96,6 @@ def system_uri(gateway: GatewayProcess, *, tls: bool = False, user: str = "") ->
 
 def printer_uri(gateway: GatewayProcess, name: str) -> str:
     return f"ipp://127.0.0.1:{gateway.ports['IPP'][0]}/printers/{name}"
-
-
-async def ipptool(
-    uri: str,
-    test: str,
-    work: Path,
-    *,
-    defines: dict[str, str] | None = None,
-    document: Path | None = None,
-) -> IpptoolResult:
-    """``ipptool -t [-d NAME=VALUE]... [-f FILE] URI TEST`` (from tests/integration/ipptool)."""
-    # No -T: ipptool 2.4 with a timeout set stops sending the password it was given.
-    argv = [str(peers.require("ipptool")), "-t"]
-    for name, value in (defines or {}).items():
-        argv += ["-d", f"{name}={value}"]
-    if document is not None:
-        argv += ["-f", str(document)]
-    shutil.copy(TESTS / test, work / test)
-    with trio.fail_after(STEP):
-        result = await trio.run_process(
-            [*argv, uri, test], cwd=work, capture_stdout=True, capture_stderr=True, check=False
-        )
-    text = result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace")
-    return parse_ipptool(text, result.returncode)
-
-
-def passed(result: IpptoolResult, count: int) -> None:
-    assert result.failed == 0 and result.returncode == 0, result.output
-    assert result.passed == count, result.output
-
-
-async def wait_for(gateway: GatewayProcess, pattern: str) -> str:
-    """The first log line of the gateway matching `pattern` (within STEP)."""
-    match = await trio.to_thread.run_sync(gateway.wait_for, pattern, STEP)
-    return match.group(0)
 
 
 async def printed(daemon: Lprng, token: bytes) -> None:

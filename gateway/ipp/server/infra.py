@@ -348,7 +348,10 @@ async def fetch_document(service: IppService, request: IppRequest) -> IppRespons
     doc = _document(request, job)
     accepted_attr = request.operation.get("document-format-accepted")
     accepted = [str(v.value).lower() for v in accepted_attr.values] if accepted_attr else []
-    chosen = doc
+    # No document-format-accepted: the device takes what the queue's devices
+    # reported; a document converted for those formats (the dispatcher did it
+    # before holding the job) goes as converted.
+    chosen = doc.for_printer if doc.print_path and not accepted else doc
     if accepted and "application/octet-stream" not in accepted:
         candidates = [doc, doc.for_printer] if doc.print_path else [doc]
         match = next((d for d in candidates if d.format.lower() in accepted), None)

@@ -433,6 +433,7 @@ class PrinterDescription:
         key = (
             profile,
             repr(sorted(reported.items())),
+            self.queue.config.infrastructure,
             self.operations,
             self.multiple_operation_timeout,
             self.started,
@@ -568,7 +569,10 @@ class PrinterDescription:
         g.add_text("printer-message-from-operator", "")
         g.add_text("printer-firmware-string-version", __version__)
         g.add_keyword("ipp-versions-supported", *IPP_VERSIONS)
-        g.add_keyword("ipp-features-supported", *ipp_features(self.operations))
+        features = ipp_features(self.operations)
+        if self.queue.config.infrastructure:  # PWG 5100.18 section 6.1
+            features = (*features, "infrastructure-printer")
+        g.add_keyword("ipp-features-supported", *features)
         g.add_enum("operations-supported", *self.operations)
         g.add_charset("charset-configured", "utf-8")
         g.add_charset("charset-supported", "utf-8", "us-ascii")
