@@ -338,7 +338,7 @@ async def _serve(
             if accountant is not None:  # before the dispatcher: it hears every job end
                 await nursery.start(accountant.run)
             await nursery.start(dispatcher.run)
-            await _start_fetchers(nursery, spool, queues)
+            await _start_fetchers(nursery, spool, queues, convert=config.convert.enabled)
             await _start_frontends(nursery, context, lpd_socks, ipp_socks, ipps_socks)
             if metrics_socks:
                 serve_metrics = functools.partial(metrics_listener.serve, backlog=BACKLOG)
@@ -378,9 +378,13 @@ async def _serve(
     log.info("stopped")
 
 
-async def _start_fetchers(nursery: trio.Nursery, spool: Spool, queues: Queues) -> None:
+async def _start_fetchers(
+    nursery: trio.Nursery, spool: Spool, queues: Queues, *, convert: bool
+) -> None:
     """The proxy queues' fetchers (IPP INFRA, gateway/infra/): one per queue with
-    fetch_from or fetch_system. A secret file that cannot be read stops the start."""
+    fetch_from or fetch_system. A secret file that cannot be read stops the start.
+    ``convert``: the dispatcher converts documents for the printers, so a proxy
+    queue takes every format the gateway converts to one its printer takes."""
     for queue in queues:
         try:
             settings = FetchSettings.of(queue.config)
@@ -389,7 +393,7 @@ async def _start_fetchers(nursery: trio.Nursery, spool: Spool, queues: Queues) -
                 f"queue {queue.name}: cannot read its fetch credentials: {exc.strerror}"
             ) from None
         if settings is not None:
-            await nursery.start(Fetcher(spool, queue, settings).run)
+            await nursery.start(Fetcher(spool, queue, settings, convert=convert).run)
 
 
 async def _start_frontends(

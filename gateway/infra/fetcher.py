@@ -58,6 +58,7 @@ from typing import Any
 import trio
 
 from gateway.config import QueueConfig
+from gateway.convert import chains
 from gateway.core.job import Frontend, Job, JobState, Origin
 from gateway.core.queues import Queue
 from gateway.core.spool import NewDocument, Spool
@@ -197,8 +198,12 @@ class Fetcher:
         upstream: Upstream | None = None,
         backoff_initial: float = BACKOFF_INITIAL,
         backoff_max: float = BACKOFF_MAX,
+        convert: bool = False,
     ) -> None:
         self.spool = spool
+        #: Whether the dispatcher converts documents for the printer ([convert]
+        #: enabled): then this queue takes what conversion turns into its formats.
+        self.convert = convert
         self.queue = queue
         self.settings = settings
         self.upstream = upstream or settings.upstream()
@@ -344,6 +349,15 @@ class Fetcher:
                     return str(attribute.value)
         raise UpstreamError(f"{self.shown} registered us but named no printer URI")
 
+    def _formats(self) -> tuple[str, ...]:
+        """The formats this queue takes from the Infrastructure Printer: those its
+        printer takes and, with conversion, every format the gateway converts to
+        one of them (`ANY_FORMATS` when the backend passes any format through)."""
+        formats = self.queue.capabilities().document_formats
+        if not formats:
+            return ANY_FORMATS
+        return chains.acceptable(formats) if self.convert else tuple(formats)
+
     async def _update_capabilities(self, *, force: bool = False) -> None:
         """Update-Output-Device-Attributes with the queue's capabilities, when they
         changed since they were last sent (or ``force``)."""
@@ -354,8 +368,7 @@ class Fetcher:
             return
         request = self._request(Operation.UPDATE_OUTPUT_DEVICE_ATTRIBUTES)
         group = request.add_group(DelimiterTag.PRINTER_ATTRIBUTES)
-        formats = caps.document_formats or ANY_FORMATS
-        group.add_mime_media_type("document-format-supported", *formats)
+        group.add_mime_media_type("document-format-supported", *self._formats())
         group.add_enum("printer-state", state.ipp_state)
         group.add_keyword("printer-state-reasons", *state.reasons)
         group.add_boolean("printer-is-accepting-jobs", self.queue.is_accepting)
@@ -651,8 +664,7 @@ class Fetcher:
         request = self._request(Operation.FETCH_DOCUMENT, remote_id)
         request.operation.add_integer("document-number", number)
         request.operation.add_keyword("compression-accepted", "none")
-        formats = self.queue.capabilities().document_formats or ANY_FORMATS
-        request.operation.add_mime_media_type("document-format-accepted", *formats)
+        request.operation.add_mime_media_type("document-format-accepted", *self._formats())
         folder = self.spool.folder_of(job_id)
         async with self.upstream.fetch_document(request, self.printer_uri) as (reply, body):
             if not reply.ok:

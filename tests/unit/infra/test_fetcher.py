@@ -28,6 +28,7 @@ from gateway.core.job import Frontend, Job, JobState
 from gateway.core.queues import Queue
 from gateway.core.spool import Spool
 from gateway.infra import Fetcher, FetchSettings, device_uuid_key
+from gateway.infra.fetcher import ANY_FORMATS
 from gateway.infra.upstream import Answer, Upstream, UpstreamError
 from gateway.ipp.message import Message
 from gateway.ipp.operations import Operation
@@ -539,3 +540,30 @@ def test_fetch_keys_parse(tmp_path: Path) -> None:
     assert queue.fetch_system == URI and queue.fetch_token_file == token
     settings = FetchSettings.of(queue)
     assert settings is not None and settings.system and settings.token == "t0ken"
+
+
+def test_a_queue_takes_what_conversion_turns_into_its_printer_s_formats() -> None:
+    """Fetch-Document's document-format-accepted (and the device's
+    document-format-supported): a PostScript printer with conversion on takes PDF
+    and images too; without conversion only its own formats; a backend that passes
+    anything through takes the broad list."""
+
+    class Takes(StubBackend):
+        def __init__(self, formats: tuple[str, ...] | None) -> None:
+            self.formats = formats
+
+        def capabilities(self) -> Capabilities:
+            return Capabilities(document_formats=self.formats)
+
+    def fetcher(formats: tuple[str, ...] | None, *, convert: bool) -> Fetcher:
+        queue = Queue(QueueConfig("office", "test://printer"), cast(Any, Takes(formats)))
+        infra = cast(Upstream, FakeInfra())
+        return Fetcher(cast(Spool, None), queue, SETTINGS, upstream=infra, convert=convert)
+
+    converting = fetcher(("application/postscript",), convert=True)._formats()
+    assert converting[0] == "application/postscript"
+    assert {"application/pdf", "text/plain", "image/jpeg"} <= set(converting)
+    assert fetcher(("application/postscript",), convert=False)._formats() == (
+        "application/postscript",
+    )
+    assert fetcher(None, convert=True)._formats() == ANY_FORMATS
