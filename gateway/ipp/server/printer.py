@@ -56,8 +56,8 @@ from .request import (
     attributes_in,
     check_admin,
     int_op,
-    not_settable,
     printer_path,
+    refuse_changes,
     requested_attributes,
     respond,
     string_op,
@@ -420,18 +420,7 @@ async def set_printer_attributes(service: IppService, request: IppRequest) -> Ip
     admin = service.context.queues.admin
     if admin is None:
         refused, changes = list(attributes), {}
-    if refused:
-        raise OperationError(
-            StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
-            "not settable: " + ", ".join(a.name for a in refused),
-            not_settable(a.name for a in refused),
-        )
-    if bad:
-        raise OperationError(
-            StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
-            "values not supported: " + ", ".join(a.name for a in bad),
-            bad,
-        )
+    refuse_changes(refused, bad)
     assert admin is not None
     queue = target.queue
     try:

@@ -25,7 +25,7 @@ single object's handlers use lives in that object's module (`job`, `printer`, ..
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -449,6 +449,24 @@ def unsupported_value(attribute: Attribute) -> Attribute:
 def not_settable(names: Iterable[str]) -> list[Attribute]:
     """The unsupported-attributes group of a Set-*-Attributes that may set none of `names`."""
     return [Attribute.of(name, ValueTag.NOT_SETTABLE) for name in names]
+
+
+def refuse_changes(refused: Sequence[Attribute], bad: Sequence[Attribute]) -> None:
+    """Set-Printer-Attributes and Set-System-Attributes: all or nothing, so any
+    attribute that may not be set (``refused``) or a value not supported (``bad``,
+    as `unsupported_value` made them) refuses the whole request."""
+    if refused:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
+            "not settable: " + ", ".join(a.name for a in refused),
+            not_settable(a.name for a in refused),
+        )
+    if bad:
+        raise OperationError(
+            StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            "values not supported: " + ", ".join(a.name for a in bad),
+            list(bad),
+        )
 
 
 # --------------------------------------------------------------------------

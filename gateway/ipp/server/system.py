@@ -72,8 +72,8 @@ from .request import (
     bool_op,
     check_admin,
     int_op,
-    not_settable,
     printer_path,
+    refuse_changes,
     requested_attributes,
     respond,
     string_op,
@@ -244,18 +244,7 @@ async def set_system_attributes(service: IppService, request: IppRequest) -> Ipp
             changes[attribute.name] = _system_value(attribute, *rule)
         except ValueError:
             bad.append(unsupported_value(attribute))
-    if refused:
-        raise OperationError(
-            StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
-            "not settable: " + ", ".join(a.name for a in refused),
-            not_settable(a.name for a in refused),
-        )
-    if bad:
-        raise OperationError(
-            StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
-            "values not supported: " + ", ".join(a.name for a in bad),
-            bad,
-        )
+    refuse_changes(refused, bad)
     try:
         await admin.set_system_attributes(changes)
     except SpoolError as exc:
