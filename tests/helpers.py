@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import trio
 
@@ -80,3 +81,13 @@ async def forwarding(spool: Spool, backend: Backend, name: str = "office") -> As
             nursery.cancel_scope.cancel()
     finally:
         await backend.aclose()
+
+
+async def restarted(root: Path) -> Spool:
+    """`Spool.open` as a restart does it, requeue included: at open with SQLite; with a
+    shared store (GATEWAY_TEST_STORE=postgresql) the queue's lease holder does it, which
+    here is this one gateway."""
+    spool = await Spool.open(root)
+    if spool.shared:
+        await spool.requeue_forwarding()
+    return spool

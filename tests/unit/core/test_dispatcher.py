@@ -32,7 +32,7 @@ from gateway.core.dispatcher import Dispatcher
 from gateway.core.job import Job, JobState
 from gateway.core.queues import Queue, Queues
 from gateway.core.spool import BUFFER_SIZE, NoSpace, Spool
-from tests.helpers import spool_job, wait_for_state
+from tests.helpers import restarted, spool_job, wait_for_state
 
 
 @dataclass
@@ -333,7 +333,7 @@ async def test_crash_after_delivery_before_record_leaves_one_copy(tmp_path: Path
     await spool.aclose()  # ... and the gateway died before recording it
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    spool = await Spool.open(root)
+    spool = await restarted(root)
     assert spool.get(job.id).state == JobState.PENDING  # type: ignore[union-attr]
     queue = Queue(QueueConfig("lp", out.as_uri()), backend)
     dispatcher = Dispatcher(spool, Queues([queue]))

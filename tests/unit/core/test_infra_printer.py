@@ -14,6 +14,7 @@ from gateway.core.infra import NotFetchable, OutputDevices, ProxyHold, TooManyDe
 from gateway.core.job import Frontend, Job, JobState, Origin
 from gateway.core.policy import proxy_refusal
 from gateway.core.spool import NewDocument, Spool
+from tests.helpers import restarted
 
 A = "urn:uuid:00000000-0000-4000-8000-00000000000a"
 B = "urn:uuid:00000000-0000-4000-8000-00000000000b"
@@ -137,7 +138,7 @@ async def test_a_fetchable_job_is_held_again_after_a_restart(tmp_path: Path) -> 
         job = await held(spool)
     finally:
         await spool.aclose()
-    spool = await Spool.open(tmp_path / "spool")
+    spool = await restarted(tmp_path / "spool")
     try:
         again = spool.get(job.id)
         # No owner yet: back to pending, and the dispatcher holds it again.
