@@ -59,6 +59,7 @@ import trio
 
 from gateway.config import QueueConfig
 from gateway.convert import chains
+from gateway.convert.formats import OCTET_STREAM
 from gateway.core.job import Frontend, Job, JobState, Origin
 from gateway.core.queues import Queue
 from gateway.core.spool import NewDocument, Spool
@@ -356,7 +357,11 @@ class Fetcher:
         formats = self.queue.capabilities().document_formats
         if not formats:
             return ANY_FORMATS
-        return chains.acceptable(formats) if self.convert else tuple(formats)
+        own = chains.acceptable(formats) if self.convert else tuple(formats)
+        # And application/octet-stream, last, as every local queue offers it
+        # (everywhere._offered): the dispatcher sends such a document on as it
+        # came (LPD 'l'), so a job a client sent untyped is not refused here.
+        return own if OCTET_STREAM in own else (*own, OCTET_STREAM)
 
     async def _update_capabilities(self, *, force: bool = False) -> None:
         """Update-Output-Device-Attributes with the queue's capabilities, when they
@@ -405,10 +410,14 @@ class Fetcher:
             request.operation.add_boolean("notify-wait", True)
             with trio.fail_after(NOTIFY_WAIT_DEADLINE):
                 answer = await self._call("Get-Notifications", request)
+            lost = False
             fetchable: list[int] = []
             for event in answer.message.groups_of(DelimiterTag.EVENT_NOTIFICATION_ATTRIBUTES):
                 sequence = event.value("notify-sequence-number")
                 if isinstance(sequence, int):
+                    # A gap in the numbers: the printer dropped events (its bound
+                    # per subscription, RFC 3996 5.2) that we never saw.
+                    lost = lost or sequence > self._sequence
                     self._sequence = max(self._sequence, sequence + 1)
                 kind = str(event.value("notify-subscribed-event") or "")
                 job_id = event.value("notify-job-id") or event.value("job-id")
@@ -424,6 +433,14 @@ class Fetcher:
                         await self._remote_canceled(job_id)
             for job_id in dict.fromkeys(fetchable):
                 await self.take(job_id)
+            if lost:
+                log.info(
+                    "queue %s: %s dropped events before sequence %d; catching up",
+                    self.queue.name,
+                    self.shown,
+                    self._sequence,
+                )
+                await self.resume()
             await self._update_capabilities()
             interval = answer.operation("notify-get-interval")
             events = answer.message.groups_of(DelimiterTag.EVENT_NOTIFICATION_ATTRIBUTES)

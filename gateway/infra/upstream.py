@@ -34,6 +34,9 @@ USER_AGENT = f"lpd-ipp-gateway/{__version__} IPP/2.0 (proxy)"
 #: Seconds for a connection, and for each read or write of an exchange.
 CONNECT_TIMEOUT = 30.0
 IO_TIMEOUT = 60.0
+#: How much data after an answer (other than Fetch-Document's) is read and
+#: dropped so that its connection can be used again.
+DRAIN_LIMIT = 64 * 1024
 
 Build = Callable[[Message], None]
 
@@ -109,7 +112,15 @@ class Upstream:
 
     async def call(self, request: Message, uri: str | None = None) -> Answer:
         """Send ``request`` to ``uri`` (else this one) and read its whole answer."""
-        async with self._exchange(request, uri) as (answer, _body):
+        async with self._exchange(request, uri) as (answer, body):
+            # Read to the end (nothing, normally): a response left half read
+            # closes its connection, and a new TLS connection per request
+            # churns the printer's per-address connection cap.
+            left = DRAIN_LIMIT
+            async for chunk in body:
+                left -= len(chunk)
+                if left < 0:
+                    break  # not an IPP answer we use: let the connection go
             return answer
 
     @asynccontextmanager

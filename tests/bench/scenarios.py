@@ -199,8 +199,16 @@ async def end_to_end(s: Settings, work: Path, out: list[Figure]) -> None:
         gw_eve_wait = await stack.enter_async_context(
             peers.gateway(work, eve_uri, name="gw-to-eve-waitjob")
         )
+        # LPRng's queue prints to a file and takes anything, as the direct client
+        # sends it: the gateway's lpd:// queue says so (`formats`), or it would
+        # convert the bench's PDF-looking documents to PostScript (and fail on them).
         gw_lpd = await stack.enter_async_context(
-            peers.gateway(work, f"lpd://127.0.0.1:{lprng.port}/lp", name="gw-to-lprng")
+            peers.gateway(
+                work,
+                f"lpd://127.0.0.1:{lprng.port}/lp",
+                name="gw-to-lprng",
+                options={"formats": "application/pdf,application/postscript,text/plain"},
+            )
         )
         to_eve = Figure(
             "3 end to end",

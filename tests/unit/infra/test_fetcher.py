@@ -71,6 +71,7 @@ class FakeInfra:
         self.crash_at: tuple[Operation, str] | None = None
         self.user = "proxy"
         self.progress = trio.Event()  # set at every call (tests wait on it)
+        self.dropped: set[int] = set()  # event sequence numbers never answered (lost)
 
     def poke(self) -> None:
         self.progress.set()
@@ -160,7 +161,7 @@ class FakeInfra:
                 with trio.move_on_after(5):
                     await self.changed.wait()
             for seq, kind, jid, state in self.events:
-                if seq >= sequence:
+                if seq >= sequence and seq not in self.dropped:
                     event = ok.add_group(DelimiterTag.EVENT_NOTIFICATION_ATTRIBUTES)
                     event.add_integer("notify-sequence-number", seq)
                     event.add_keyword("notify-subscribed-event", kind)
@@ -291,7 +292,11 @@ async def test_a_job_is_fetched_acknowledged_and_spooled_whole(spool: Spool) -> 
     assert [d.format for d in job.documents] == ["application/pdf", "text/plain"]
     assert job.origin.fetched_from == URI and job.origin.fetched_job_id == remote.id
     assert remote.assigned == fetcher.device_uuid == job.origin.output_device_uuid
-    assert infra.devices[fetcher.device_uuid] == ["application/pdf", "text/plain"]
+    assert infra.devices[fetcher.device_uuid] == [
+        "application/pdf",
+        "text/plain",
+        "application/octet-stream",
+    ]
     calls = infra.calls
     assert calls.index("Fetch-Job") < calls.index("Acknowledge-Job") < calls.index("Fetch-Document")
 
@@ -496,6 +501,28 @@ async def test_jobs_that_arrive_one_after_another_are_all_taken(spool: Spool) ->
     assert [j.name for j in fetched(spool)] == ["first", "job2", "job3"]
 
 
+async def test_events_the_printer_dropped_are_caught_up_with_get_jobs(spool: Spool) -> None:
+    infra = FakeInfra()
+    remotes = [infra.submit("first", "u1", (b"1", "text/plain"))]
+
+    async def more() -> None:
+        with trio.fail_after(DEADLINE):
+            while not remotes[0].acked_documents:
+                await infra.progress.wait()
+        # Both arrive before the held Get-Notifications answers; the printer's
+        # bounded event log lost job 2's job-fetchable (sequence 2).
+        infra.dropped = {2}
+        remotes.append(infra.submit("second", "u2", (b"2", "text/plain")))
+        remotes.append(infra.submit("third", "u3", (b"3", "text/plain")))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(more)
+        await run_until(
+            spool, infra, lambda: len(remotes) == 3 and all(r.acked_documents for r in remotes)
+        )
+    assert sorted(j.name for j in fetched(spool)) == ["first", "second", "third"]
+
+
 @pytest.mark.parametrize(
     ("queue", "key", "reason"),
     [
@@ -545,7 +572,8 @@ def test_fetch_keys_parse(tmp_path: Path) -> None:
 def test_a_queue_takes_what_conversion_turns_into_its_printer_s_formats() -> None:
     """Fetch-Document's document-format-accepted (and the device's
     document-format-supported): a PostScript printer with conversion on takes PDF
-    and images too; without conversion only its own formats; a backend that passes
+    and images too; without conversion only its own formats (and octet-stream, sent
+    on as it came, as every local queue takes it); a backend that passes
     anything through takes the broad list."""
 
     class Takes(StubBackend):
@@ -565,5 +593,6 @@ def test_a_queue_takes_what_conversion_turns_into_its_printer_s_formats() -> Non
     assert {"application/pdf", "text/plain", "image/jpeg"} <= set(converting)
     assert fetcher(("application/postscript",), convert=False)._formats() == (
         "application/postscript",
+        "application/octet-stream",  # sent on as it came, as from a local client
     )
     assert fetcher(None, convert=True)._formats() == ANY_FORMATS
