@@ -133,6 +133,26 @@ class GatewayProcess:
                 stream.close()
 
 
+async def start_gateway(config: Path, timeout: float = 60.0) -> GatewayProcess:
+    """``serve --config CONFIG --log-level info``, once it says it is ready (from a
+    trio test: the blocking wait runs in a thread)."""
+    import trio
+
+    def run() -> GatewayProcess:
+        return GatewayProcess(["--config", str(config), "--log-level", "info"]).ready(timeout)
+
+    return await trio.to_thread.run_sync(run)
+
+
+async def stop_gateway(gateway: GatewayProcess, timeout: float = 60.0) -> None:
+    """SIGTERM and wait for the orderly exit (0)."""
+    import trio
+
+    gateway.signal(signal.SIGTERM)
+    code, log = await trio.to_thread.run_sync(gateway.finish, timeout)
+    assert code == 0, log
+
+
 async def log_line(gateway: GatewayProcess, pattern: str, timeout: float = 60.0) -> str:
     """The first log line of `gateway` matching `pattern` (within `timeout`), from
     a trio test: the blocking read runs in a thread."""

@@ -15,7 +15,6 @@ devices and the job's owner surviving a restart.
 from __future__ import annotations
 
 import re
-import signal
 from pathlib import Path
 
 import httpx
@@ -29,6 +28,8 @@ from gateway.ipp.parser import decode
 from gateway.ipp.server.auth import set_password
 from tests.gateway_process import GatewayProcess
 from tests.gateway_process import log_line as wait_for
+from tests.gateway_process import start_gateway as start
+from tests.gateway_process import stop_gateway as stop
 from tests.ipp_harness import all_passed as passed
 from tests.ipp_harness import ipptool_test as ipptool
 from tests.lpd_peers import endpoint, lprng
@@ -73,19 +74,6 @@ info = "Held for proxies"
 """
     )
     return path
-
-
-async def start(config: Path) -> GatewayProcess:
-    def run() -> GatewayProcess:
-        return GatewayProcess(["--config", str(config), "--log-level", "info"]).ready(STEP)
-
-    return await trio.to_thread.run_sync(run)
-
-
-async def stop(gateway: GatewayProcess) -> None:
-    gateway.signal(signal.SIGTERM)
-    code, log = await trio.to_thread.run_sync(gateway.finish, STEP)
-    assert code == 0, log
 
 
 def uri(gateway: GatewayProcess, path: str = "/printers/cloud", *, user: str = "") -> str:

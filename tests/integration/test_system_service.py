@@ -23,7 +23,6 @@ LPRng's output, never waited for with sleeps.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +32,8 @@ import trio
 from gateway.ipp.server.auth import set_password
 from tests.gateway_process import GatewayProcess
 from tests.gateway_process import log_line as wait_for
+from tests.gateway_process import start_gateway as start
+from tests.gateway_process import stop_gateway as stop
 from tests.ipp_harness import all_passed as passed
 from tests.ipp_harness import ipptool_test as ipptool
 from tests.peers.lprng import Lprng, lprng
@@ -70,22 +71,6 @@ backend = "{out.as_uri()}"
 """
     )
     return path
-
-
-async def start(config: Path) -> GatewayProcess:
-    """The gateway command on `config`, once it says it is ready."""
-
-    def run() -> GatewayProcess:
-        return GatewayProcess(["--config", str(config), "--log-level", "info"]).ready(STEP)
-
-    return await trio.to_thread.run_sync(run)
-
-
-async def stop(gateway: GatewayProcess) -> None:
-    """SIGTERM and wait for the orderly exit (0)."""
-    gateway.signal(signal.SIGTERM)
-    code, log = await trio.to_thread.run_sync(gateway.finish, STEP)
-    assert code == 0, log
 
 
 def system_uri(gateway: GatewayProcess, *, tls: bool = False, user: str = "") -> str:
