@@ -148,7 +148,11 @@ class Lprng:
         with trio.fail_after(START_TIMEOUT):
             while True:
                 if self.process.returncode is not None or self.process.poll() is not None:
-                    raise RuntimeError(f"LPRng lpd exited:\n{self.log.read_text()}")
+                    self.process = None
+                    text = self.log.read_text()
+                    if "Cannot bind" in text:
+                        raise PortTaken(f"LPRng lpd exited:\n{text}")
+                    raise RuntimeError(f"LPRng lpd exited:\n{text}")
                 try:
                     stream = await trio.open_tcp_stream("127.0.0.1", self.port)
                 except OSError:
@@ -168,6 +172,14 @@ class Lprng:
             await stop_namespace(process, self.namespace)
 
 
+#: Ports tried when the free port picked is taken before lpd binds it.
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """lpd could not bind its port: someone took it after `free_port` chose it."""
+
+
 @asynccontextmanager
 async def lprng(
     queues: Sequence[str] = QUEUES, *, port: int | None = None, start: bool = True
@@ -175,8 +187,17 @@ async def lprng(
     """An LPRng lpd on 127.0.0.1 with a private spool; stopped and removed after."""
     daemon = Lprng(port or free_port(), make_root(queues))
     try:
-        if start:
-            await daemon.start()
+        for attempt in range(1, PORT_ATTEMPTS + 1) if start else ():
+            try:
+                await daemon.start()
+                break
+            except PortTaken:
+                # free_port() closed its socket; another program (a gateway on
+                # port 0, a PostgreSQL client) may take the port before lpd binds it.
+                if port is not None or attempt == PORT_ATTEMPTS:
+                    raise
+                daemon.log.write_bytes(b"")
+                daemon.port = free_port()
         yield daemon
     finally:
         await daemon.stop()
