@@ -316,6 +316,8 @@ async def _serve(
             if config.accounting.enabled
             else None
         )
+        if accountant is not None:
+            dispatcher.lease_listeners.append(lambda _queue: accountant.catch_up())
         context = GatewayContext(
             config,
             spool,

@@ -454,6 +454,12 @@ class Accountant:
         self._rotate_wanted = True
         self._wake.set()
 
+    def catch_up(self) -> None:
+        """Look for ended, un-accounted jobs again now (this gateway took a queue
+        over from another one of the fleet)."""
+        self._behind = True
+        self._wake.set()
+
     def _on_change(self, job: Job, old: Job | None) -> None:
         if not job.state.is_terminal or job.accounted or not self._owns(job.queue):
             return
@@ -516,11 +522,9 @@ class Accountant:
     async def _check_written(self) -> None:
         """The start-up check: of the ended jobs not yet marked, those whose record
         (and page_log line) a stop left written are only to be marked."""
-        pending = {
-            j.id: j
-            for j in self.spool.jobs()
-            if j.state.is_terminal and not j.accounted and self._owns(j.queue)
-        }
+        # Every queue's, owned now or not: a job whose record a stop left written is
+        # only to be marked once this gateway holds its queue, never written again.
+        pending = {j.id: j for j in self.spool.jobs() if j.state.is_terminal and not j.accounted}
         for path in self.paths:
             self._known[path] = await trio.to_thread.run_sync(file_id, path)
         if not pending:
@@ -551,13 +555,11 @@ class Accountant:
         batch: list[Job] = []
         for job_id in list(self._due):
             job = self.spool.get(job_id)
-            if (
-                job is None
-                or job.accounted
-                or not job.state.is_terminal
-                or not self._owns(job.queue)
-            ):
+            if job is None or job.accounted or not job.state.is_terminal:
                 self._forget(job_id)
+                continue
+            if not self._owns(job.queue):  # another gateway's now: keep what is known of it
+                del self._due[job_id]
                 continue
             batch.append(job)
             if len(batch) >= BATCH_MAX:

@@ -141,6 +141,9 @@ class Dispatcher:
     ) -> None:
         self.spool = spool
         self.leases = leases
+        #: Called with a queue's name when this gateway takes its lease (accounting
+        #: looks for the queue's ended jobs then).
+        self.lease_listeners: list[Callable[[str], None]] = []
         self._fenced: set[int] = set()  # uploads stopped because the lease was lost
         self.conversion = conversion
         self.queues = queues
@@ -320,6 +323,8 @@ class Dispatcher:
                 self._request_cancel(job.id)
         self.wake(name)
         self.poller.poke(name)
+        for listener in self.lease_listeners:
+            listener(name)
 
     def _lease_lost(self, name: str) -> None:
         """This gateway may no longer forward queue ``name``: stop an upload in
