@@ -153,6 +153,20 @@ async def stop_gateway(gateway: GatewayProcess, timeout: float = 60.0) -> None:
     assert code == 0, log
 
 
+async def drain_log(gw: GatewayProcess) -> None:
+    """Keep reading a gateway's log until it exits (its stderr pipe must never fill
+    up while a test waits on another gateway); run it in a nursery."""
+    import trio
+
+    def read() -> None:
+        try:
+            gw.wait_for(r"(?!)", timeout=3600)
+        except (AssertionError, TimeoutError, OSError, ValueError):
+            return
+
+    await trio.to_thread.run_sync(read, abandon_on_cancel=True)
+
+
 async def log_line(gateway: GatewayProcess, pattern: str, timeout: float = 60.0) -> str:
     """The first log line of `gateway` matching `pattern` (within `timeout`), from
     a trio test: the blocking read runs in a thread."""

@@ -29,6 +29,7 @@ from tests.bench import loadgen
 from tests.bench.common import Figure, KiB
 from tests.bench.scenarios import Settings, at_least, say
 from tests.gateway_process import GatewayProcess
+from tests.gateway_process import drain_log as _drain
 
 JOB_SIZE = KiB
 CLIENTS = 8
@@ -69,16 +70,6 @@ async def _start(stack: ExitStack, config: Path) -> GatewayProcess:
     gw = await fleet_gateways.start(config)
     stack.callback(gw.kill)
     return gw
-
-
-async def _drain(gw: GatewayProcess) -> None:
-    def read() -> None:
-        try:
-            gw.wait_for(r"(?!)", timeout=3600)
-        except (AssertionError, TimeoutError, OSError, ValueError):
-            return
-
-    await trio.to_thread.run_sync(read, abandon_on_cancel=True)
 
 
 async def _lpd_rate(ports: list[int], jobs: int) -> float:

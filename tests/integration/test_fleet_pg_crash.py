@@ -26,6 +26,7 @@ import trio
 
 from tests import fleet
 from tests.gateway_process import GatewayProcess
+from tests.gateway_process import drain_log as drain
 
 JOBS = int(os.environ.get("CRASH_JOBS", "500"))
 KILLS = int(os.environ.get("CRASH_KILLS", "5"))
@@ -54,18 +55,6 @@ class Fleet:
 def payload(token: str) -> bytes:
     rnd = random.Random(int(hashlib.sha256(token.encode()).hexdigest()[:8], 16))
     return f"{token}\n".encode() + rnd.randbytes(rnd.choice([200, 3000, 40_000]))
-
-
-async def drain(gw: GatewayProcess) -> None:
-    """Keep reading a gateway's log (its stderr pipe must never fill up)."""
-
-    def read() -> None:
-        try:
-            gw.wait_for(r"(?!)", timeout=3600)
-        except (AssertionError, TimeoutError, OSError, ValueError):
-            return
-
-    await trio.to_thread.run_sync(read, abandon_on_cancel=True)
 
 
 async def start(fl: Fleet, index: int, nursery: trio.Nursery) -> None:
